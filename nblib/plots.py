@@ -14,7 +14,7 @@ import matplotlib as mpl
 import numpy as np
 
 __all__ = ["PALETTE", "BLUE", "ORANGE", "GREEN", "VERMILION", "PURPLE", "SKY", "YELLOW", "BLACK",
-           "use_course_style", "loss_curve"]
+           "use_course_style", "loss_curve", "loss_contour", "trajectory", "loss_curves"]
 
 #: Okabe & Ito (2008): distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -58,3 +58,77 @@ def loss_curve(ax, losses, label: str = "loss", logy: bool = False, **kwargs):
     if logy:
         ax.set_yscale("log")
     return line
+
+
+# -- loss surfaces and descent paths (notebooks 02-03) ----------------------------------
+def loss_contour(ax, X, Y, Z, levels=None, *, xlabel="w", ylabel="b", minimum=None,
+                 filled=True, cmap="Blues_r", minimum_label="minimum"):
+    """Contours of a loss over a 2-D parameter grid ``X, Y, Z`` (equal shapes, e.g. meshgrid).
+
+    ``levels``: contour levels (default: 15 levels spaced geometrically between the
+    smallest and the largest value, so the bowl's floor is visible). ``minimum``: an
+    optional (2,) point marked with a star. Returns the contour set.
+    """
+    X, Y, Z = (np.asarray(a, dtype=float) for a in (X, Y, Z))
+    if not (X.shape == Y.shape == Z.shape) or X.ndim != 2:
+        raise ValueError(f"loss_contour: X, Y, Z must be 2-D arrays of one shape, got {X.shape}, "
+                         f"{Y.shape}, {Z.shape}")
+    if levels is None:
+        lo, hi = float(np.nanmin(Z)), float(np.nanmax(Z))
+        lo = max(lo, hi * 1e-6, 1e-12)
+        levels = lo + np.geomspace(1e-3 * (hi - lo) + 1e-12, hi - lo, 15)
+    if filled:
+        cs = ax.contourf(X, Y, Z, levels=levels, cmap=cmap, alpha=0.55, extend="max")
+        ax.contour(X, Y, Z, levels=levels, colors="0.45", linewidths=0.6)
+    else:
+        cs = ax.contour(X, Y, Z, levels=levels, colors="0.45", linewidths=0.8)
+    if minimum is not None:
+        ax.plot([minimum[0]], [minimum[1]], marker="*", ms=14, color=YELLOW, mec=BLACK, ls="none",
+                label=minimum_label, zorder=5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xlim(float(X.min()), float(X.max()))
+    ax.set_ylim(float(Y.min()), float(Y.max()))
+    ax.grid(False)
+    return cs
+
+
+def trajectory(ax, path, label=None, color=VERMILION, markers=True, **kwargs):
+    """Draw a descent path ``path: (k+1, 2)`` (one row per iterate) on ``ax``.
+
+    A line with small markers at each iterate (``markers=False`` for long paths), an
+    open circle at the start. Returns ``(line, start_marker)`` so widgets can move them.
+    """
+    path = np.asarray(path, dtype=float)
+    if path.ndim != 2 or path.shape[1] != 2:
+        raise ValueError(f"trajectory: path must have shape (k+1, 2), one (x, y) row per iterate, "
+                         f"got shape {path.shape}")
+    style = dict(color=color, lw=1.6, ms=3.5, marker="o" if markers else None, zorder=4)
+    style.update(kwargs)
+    (line,) = ax.plot(path[:, 0], path[:, 1], label=label, **style)
+    (start,) = ax.plot(path[:1, 0], path[:1, 1], "o", ms=9, mfc="white", mec=color, mew=2, zorder=5)
+    return line, start
+
+
+def loss_curves(ax, curves, logy=True, xlabel="step", floor=None):
+    """Several loss histories on one axes: ``curves`` is ``{label: losses}`` (1-D each).
+
+    Colours follow ``PALETTE`` in order. ``floor``: a value subtracted from every curve
+    (e.g. the minimal loss, to plot the gap ``L - L*`` on a log scale). Returns the lines.
+    """
+    lines = []
+    for i, (label, losses) in enumerate(curves.items()):
+        y = np.asarray(losses, dtype=float)
+        if y.ndim != 1:
+            raise ValueError(f"loss_curves: curve {label!r} must be 1-D, got shape {y.shape}")
+        if floor is not None:
+            y = y - floor
+        (line,) = ax.plot(np.arange(len(y)), y, label=label, color=PALETTE[i % len(PALETTE)])
+        lines.append(line)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("loss" if floor is None else "loss − minimum")
+    if logy:
+        ax.set_yscale("log")
+    if curves:
+        ax.legend()
+    return lines

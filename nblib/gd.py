@@ -1,0 +1,291 @@
+"""Gradient descent on linear regression, and a GD loop that notices divergence.
+
+Introduced in notebook 02 (``02_gradient_descent.ipynb``); notebook 03 reuses it.
+
+The model is the line ``ŷ = w x + b`` fitted by the mean squared error
+
+    L(w, b) = (1/n) Σ_i (w x_i + b - y_i)²,     x, y: (n,)
+
+* :func:`linreg_loss`, :func:`linreg_grad` -- L and (∂L/∂w, ∂L/∂b), vectorised.
+* :func:`least_squares` -- the closed-form minimiser (normal equations, via lstsq).
+* :func:`linreg_hessian`, :func:`critical_lr` -- the (constant) Hessian
+  ``H = (2/n) Xᵀ X`` with ``X = [x, 1]: (n, 2)``, and ``2 / λ_max(H)``: gradient descent
+  on a quadratic converges for ``0 < lr < 2/λ_max`` and diverges above it.
+* :func:`gradient_descent` -- the plain loop ``θ ← θ - lr ∇L(θ)`` for any
+  ``loss_and_grad``; :func:`run_optimizer` -- the same loop driven by an optimizer from
+  :mod:`nblib.optim` (and an optional schedule). Both return a :class:`History` and stop
+  early, with a sentence saying why, when the loss blows up (no NaN, no overflow warnings).
+* :func:`minibatch_sgd` -- (mini-)batch SGD on the line with shuffling every epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validate import as_float_array, callable_arg, describe, positive_number, same_shape
+
+__all__ = ["linreg_loss", "linreg_grad", "linreg_objective", "linreg_loss_grid", "least_squares", "linreg_hessian", "critical_lr",
+           "History", "gradient_descent", "run_optimizer", "minibatch_sgd", "BLOWUP"]
+
+#: a run is declared diverged once its loss exceeds BLOWUP times its starting loss (or is inf/NaN)
+BLOWUP = 1e12
+
+
+def _xy(x, y, where):
+    x = as_float_array(x, "x", where, ndim=1)
+    y = as_float_array(y, "y", where, ndim=1)
+    same_shape(x, y, "x", "y", where)
+    return x, y
+
+
+def _scalar(v, name, where):
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{where}: {name} must be a number, got {describe(v)}")
+    return float(v)
+
+
+def linreg_loss(w, b, x, y) -> float:
+    """Mean squared error of the line ``ŷ = w x + b`` on data ``x, y: (n,)``. Returns a float."""
+    x, y = _xy(x, y, "linreg_loss")
+    w, b = _scalar(w, "w", "linreg_loss"), _scalar(b, "b", "linreg_loss")
+    r = w * x + b - y
+    return float(r @ r / x.size)
+
+
+def linreg_grad(w, b, x, y):
+    """``(∂L/∂w, ∂L/∂b)`` of the mean squared error, two floats.
+
+    ∂L/∂w = (2/n) Σ (ŷ_i - y_i) x_i,   ∂L/∂b = (2/n) Σ (ŷ_i - y_i):
+    the per-sample gradients are *averaged* (the article's code forgot this and crashed).
+    """
+    x, y = _xy(x, y, "linreg_grad")
+    w, b = _scalar(w, "w", "linreg_grad"), _scalar(b, "b", "linreg_grad")
+    r = w * x + b - y
+    n = x.size
+    return float(2.0 * (r @ x) / n), float(2.0 * r.sum() / n)
+
+
+def linreg_objective(x, y):
+    """``f(theta) -> (loss, grad)`` for ``theta = (w, b)``: what :func:`gradient_descent` needs.
+
+    Uses the sufficient statistics mean(x²), mean(x), mean(xy), mean(y), mean(y²), so one
+    call costs O(1) whatever n (the values equal :func:`linreg_loss`/:func:`linreg_grad`
+    up to rounding, ~1e-15 relative).
+    """
+    x, y = _xy(x, y, "linreg_objective")
+    sxx, sx, sxy, sy, syy = x @ x / x.size, x.mean(), x @ y / x.size, y.mean(), y @ y / y.size
+
+    def f(theta):
+        w, b = theta[0], theta[1]
+        loss = w * w * sxx + 2 * w * b * sx + b * b - 2 * w * sxy - 2 * b * sy + syy
+        grad = np.array([2 * (w * sxx + b * sx - sxy), 2 * (w * sx + b - sy)])
+        return max(float(loss), 0.0) if np.isfinite(loss) else float(loss), grad
+
+    return f
+
+
+def linreg_loss_grid(W, B, x, y) -> np.ndarray:
+    """The MSE at every point of a grid: ``W, B`` arrays of the same shape (e.g. from
+    ``np.meshgrid``); returns an array of that shape (for contour plots)."""
+    x, y = _xy(x, y, "linreg_loss_grid")
+    W = as_float_array(W, "W", "linreg_loss_grid", ndim=(1, 2))
+    B = as_float_array(B, "B", "linreg_loss_grid", ndim=(1, 2))
+    same_shape(W, B, "W", "B", "linreg_loss_grid")
+    sxx, sx, sxy, sy, syy = x @ x / x.size, x.mean(), x @ y / x.size, y.mean(), y @ y / y.size
+    return np.maximum(W * W * sxx + 2 * W * B * sx + B * B - 2 * W * sxy - 2 * B * sy + syy, 0.0)
+
+
+def least_squares(x, y):
+    """The closed-form minimiser ``(w*, b*)`` of the mean squared error.
+
+    Solves the normal equations ``Xᵀ X θ = Xᵀ y`` with ``X = [x, 1]: (n, 2)`` through
+    ``np.linalg.lstsq`` (stable even when the columns are badly scaled).
+    """
+    x, y = _xy(x, y, "least_squares")
+    if x.size < 2 or np.ptp(x) == 0:
+        raise ValueError("least_squares: x needs at least two different values to fix a line")
+    X = np.column_stack([x, np.ones_like(x)])
+    theta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    return float(theta[0]), float(theta[1])
+
+
+def linreg_hessian(x) -> np.ndarray:
+    """The Hessian of the MSE over ``(w, b)``: ``H = (2/n) [[Σx², Σx], [Σx, n]]``, shape (2, 2).
+
+    It does not depend on ``y`` or on ``(w, b)``: the loss is a quadratic bowl.
+    """
+    x = as_float_array(x, "x", "linreg_hessian", ndim=1)
+    n = x.size
+    return 2.0 / n * np.array([[x @ x, x.sum()], [x.sum(), n]])
+
+
+def critical_lr(x=None, *, hessian=None) -> float:
+    """``2 / λ_max`` of the Hessian: the largest learning rate for which GD converges.
+
+    Pass the feature ``x: (n,)`` (linear regression) or any symmetric ``hessian=: (p, p)``.
+    """
+    if (x is None) == (hessian is None):
+        raise TypeError("critical_lr: pass exactly one of x (the feature) or hessian=")
+    H = linreg_hessian(x) if x is not None else as_float_array(hessian, "hessian", "critical_lr", ndim=2)
+    if H.shape[0] != H.shape[1]:
+        raise ValueError(f"critical_lr: hessian must be square, got shape {H.shape}")
+    lam = float(np.linalg.eigvalsh((H + H.T) / 2).max())
+    if lam <= 0:
+        raise ValueError(f"critical_lr: the largest Hessian eigenvalue is {lam:.3g} <= 0; "
+                         f"the loss is not a bowl, so there is no critical learning rate")
+    return 2.0 / lam
+
+
+@dataclass
+class History:
+    """What a descent run did.
+
+    path : (k+1, p) parameters before the first step and after each of the k steps taken.
+    losses : (k+1,) the loss at each row of ``path``.
+    lrs : (k,) the learning rate used at each step.
+    diverged : True when the loss blew up (the run was stopped there), or when it ended
+        above its start and still rising.
+    step : the step at which it blew up, or the last step for a still-rising run
+        (1-based; None if it did not diverge).
+    cause : a sentence saying what happened ("" when nothing went wrong).
+    The rows kept are all finite: a diverged run keeps the path up to the last finite step.
+    """
+    path: np.ndarray
+    losses: np.ndarray
+    lrs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    diverged: bool = False
+    step: int | None = None
+    cause: str = ""
+
+    @property
+    def final(self) -> np.ndarray:
+        """The last parameters (a copy)."""
+        return self.path[-1].copy()
+
+    @property
+    def steps(self) -> int:
+        return len(self.path) - 1
+
+
+def _loop(loss_and_grad, theta0, steps, update, lr_of, critical, where, label):
+    callable_arg(loss_and_grad, "loss_and_grad", where)
+    theta = as_float_array(theta0, "theta0", where, ndim=1).copy()
+    steps = positive_number(steps, "steps", where, integer=True, allow_zero=True)
+    path = np.empty((steps + 1, theta.size))
+    losses = np.empty(steps + 1)
+    lrs = np.empty(steps)
+    with np.errstate(all="ignore"):
+        loss, grad = loss_and_grad(theta)
+        loss = float(loss)
+        if not np.isfinite(loss):
+            raise ValueError(f"{where}: the loss at theta0 is {loss}; start from a finite point")
+        limit = BLOWUP * max(abs(loss), 1.0)
+        path[0], losses[0] = theta, loss
+        for k in range(1, steps + 1):
+            lr = lr_of(k - 1)
+            lrs[k - 1] = lr
+            update(theta, np.asarray(grad, dtype=float), lr)
+            loss, grad = loss_and_grad(theta)
+            loss = float(loss)
+            if not (np.isfinite(loss) and abs(loss) <= limit and np.all(np.isfinite(theta))):
+                what = "became inf" if not np.isfinite(loss) else f"grew above {BLOWUP:.0e} × its start"
+                cause = f"loss {what} at step {k}: {label(lr)}"
+                if critical is not None and lr > critical:
+                    cause += f" above 2/λ_max = {critical:.4g}"
+                return History(path[:k].copy(), losses[:k].copy(), lrs[:k].copy(), True, k, cause)
+            path[k], losses[k] = theta, loss
+    if steps >= 2 and losses[-1] > losses[0] and losses[-1] > losses[-2]:
+        # not blown up yet, but heading there: say so rather than report a "result"
+        cause = (f"loss is growing: {losses[0]:.4g} at the start, {losses[-1]:.4g} after {steps} steps: "
+                 f"{label(lrs[-1])}")
+        if critical is not None and lrs[-1] > critical:
+            cause += f" above 2/λ_max = {critical:.4g}"
+        return History(path, losses, lrs, True, steps, cause)
+    return History(path, losses, lrs, False, None, "")
+
+
+def gradient_descent(loss_and_grad, theta0, lr, steps, *, critical=None) -> History:
+    """Plain gradient descent ``θ ← θ - lr ∇L(θ)`` for ``steps`` steps.
+
+    loss_and_grad : ``f(theta: (p,)) -> (loss: float, grad: (p,))``.
+    theta0 : the start, shape (p,). lr : the learning rate (> 0).
+    critical : optional ``2/λ_max``, quoted in the divergence message.
+    Returns a :class:`History`; a blow-up stops the run with ``diverged=True`` and
+    ``cause`` like "loss became inf at step 12: lr=0.35 above 2/λ_max = 0.3267".
+    """
+    lr = positive_number(lr, "lr", "gradient_descent")
+
+    def update(theta, grad, lr_k):
+        theta -= lr_k * grad
+
+    return _loop(loss_and_grad, theta0, steps, update, lambda t: lr, critical,
+                 "gradient_descent", lambda lr_k: f"lr={lr_k:.4g}")
+
+
+def run_optimizer(loss_and_grad, theta0, optimizer, steps, *, schedule=None, critical=None) -> History:
+    """The descent loop driven by an optimizer from :mod:`nblib.optim`.
+
+    Each step calls ``optimizer.step({"theta": θ}, {"theta": ∇L(θ)})``. With
+    ``schedule`` (a callable ``t -> lr``), ``optimizer.lr = schedule(t)`` before step t
+    (t = 0, 1, ...). The optimizer keeps its state, so pass a fresh one per run.
+    """
+    from .optim import Optimizer
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"run_optimizer: optimizer must be an nblib.optim optimizer such as SGD(lr=0.1), "
+                        f"got {describe(optimizer)}")
+    if schedule is not None:
+        callable_arg(schedule, "schedule", "run_optimizer")
+
+    def lr_of(t):
+        if schedule is not None:
+            optimizer.lr = float(schedule(t))
+        return optimizer.lr
+
+    def update(theta, grad, lr_k):
+        optimizer.step({"theta": theta}, {"theta": grad})
+
+    return _loop(loss_and_grad, theta0, steps, update, lr_of, critical, "run_optimizer",
+                 lambda lr_k: f"{type(optimizer).__name__} with lr={lr_k:.4g}")
+
+
+def minibatch_sgd(x, y, theta0, lr, epochs, batch_size, *, seed=0, shuffle=True, schedule=None):
+    """(Mini-)batch SGD for the line ``ŷ = w x + b``; ``theta0 = (w0, b0)``.
+
+    Each epoch visits every sample once, in batches of ``batch_size`` (the last batch
+    may be smaller); the order is reshuffled every epoch when ``shuffle`` (with a
+    Generator made from ``seed``). ``batch_size = n`` is full-batch GD, ``1`` is
+    stochastic GD. ``schedule(epoch) -> lr`` overrides ``lr`` per epoch.
+
+    Returns a dict: ``path`` (updates+1, 2) after every update, ``epoch_path``
+    (epochs+1, 2), ``epoch_loss`` (epochs+1,) full-data MSE at each epoch end,
+    ``updates_per_epoch`` and ``grad_evals_per_epoch`` (= n: single-sample gradients).
+    """
+    from .data import make_rng
+    x, y = _xy(x, y, "minibatch_sgd")
+    theta = as_float_array(theta0, "theta0", "minibatch_sgd", ndim=1).copy()
+    if theta.shape != (2,):
+        raise ValueError(f"minibatch_sgd: theta0 must be (w0, b0), shape (2,), got shape {theta.shape}")
+    lr = positive_number(lr, "lr", "minibatch_sgd")
+    epochs = positive_number(epochs, "epochs", "minibatch_sgd", integer=True, allow_zero=True)
+    n = x.size
+    batch_size = positive_number(batch_size, "batch_size", "minibatch_sgd", integer=True)
+    if batch_size > n:
+        raise ValueError(f"minibatch_sgd: batch_size={batch_size} is larger than the {n} samples")
+    rng = make_rng(seed)
+    path, epoch_path = [theta.copy()], [theta.copy()]
+    epoch_loss = [linreg_loss(theta[0], theta[1], x, y)]
+    with np.errstate(all="ignore"):
+        for epoch in range(epochs):
+            lr_e = float(schedule(epoch)) if schedule is not None else lr
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            for start in range(0, n, batch_size):
+                idx = order[start:start + batch_size]
+                r = theta[0] * x[idx] + theta[1] - y[idx]
+                theta -= lr_e * np.array([2.0 * (r @ x[idx]), 2.0 * r.sum()]) / idx.size
+                path.append(theta.copy())
+            epoch_path.append(theta.copy())
+            epoch_loss.append(linreg_loss(theta[0], theta[1], x, y))
+    return {"path": np.array(path), "epoch_path": np.array(epoch_path), "epoch_loss": np.array(epoch_loss),
+            "updates_per_epoch": -(-n // batch_size), "grad_evals_per_epoch": n}
