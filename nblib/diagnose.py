@@ -229,7 +229,7 @@ def explain_flatten(features, in_features: int) -> Finding:
             if h % 2 ** k == 0 and w % 2 ** k == 0 and c * (h // 2 ** k) * (w // 2 ** k) == in_features:
                 hint = (f"the layer was sized for {('one', 'two', 'three', 'four', 'five')[k - 1]} 2×2 max-pooling "
                         f"step{'s' if k > 1 else ''} ({h}×{w} -> "
-                        f"{h // 2 ** k}×{w // 2 ** k}), which are missing: add nn.MaxPool2d(2) after "
+                        f"{h // 2 ** k}×{w // 2 ** k}), which {'are' if k > 1 else 'is'} missing: add nn.MaxPool2d(2) after "
                         f"{'each' if k > 1 else 'the'} conv block, or {hint}")
                 details["missing_pools"] = k
                 break

@@ -1,0 +1,185 @@
+"""A numpy training loop with the habits of real training (notebook 07).
+
+:func:`fit` trains an :class:`nblib.layers.MLP` with any :mod:`nblib.optim` optimizer:
+
+* mini-batches from :func:`minibatches` (a fresh shuffle per epoch, from ``seed``; the
+  PyTorch loop in :mod:`nblib.torchbridge` uses the very same batches);
+* a learning-rate schedule (``schedule(epoch) -> lr``, e.g. :class:`nblib.optim.StepDecay`),
+  set at the start of each epoch;
+* after each epoch, loss and accuracy on the whole training and validation sets;
+* early stopping: stop when the validation loss has not improved for ``patience``
+  epochs, and put back the parameters of the best epoch;
+* a progress bar (``tqdm.auto``: a widget in Jupyter, text in a terminal);
+* a :class:`History` of everything, including the time each epoch's updates took.
+
+Weight decay is the optimizer's (``Adam(..., weight_decay=1e-4)``), as in ``torch.optim``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ._validate import as_float_array, callable_arg, class_labels, describe, positive_number
+from .data import make_rng
+
+__all__ = ["minibatches", "History", "fit", "accuracy", "confusion_matrix", "plot_history"]
+
+
+def minibatches(n: int, batch_size: int, rng) -> list:
+    """Index arrays for one epoch: a random permutation of ``0..n-1`` cut into batches.
+
+    ``rng``: a ``numpy.random.Generator`` (or an int seed). The last batch is smaller when
+    ``batch_size`` does not divide ``n``. Returns a list of int arrays.
+    """
+    n = positive_number(n, "n", "minibatches", integer=True)
+    batch_size = positive_number(batch_size, "batch_size", "minibatches", integer=True)
+    order = make_rng(rng).permutation(n)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def accuracy(pred, y) -> float:
+    """Fraction of ``pred`` (n,) equal to ``y`` (n,)."""
+    pred, y = np.asarray(pred), np.asarray(y)
+    if pred.shape != y.shape:
+        raise ValueError(f"accuracy: pred has shape {pred.shape} but y has shape {y.shape}")
+    return float(np.mean(pred == y))
+
+
+def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
+    """Counts ``M[i, j]`` = number of samples of true class i predicted as class j; shape (C, C)."""
+    y_true = class_labels(y_true, None, num_classes, "confusion_matrix", name="y_true")
+    y_pred = class_labels(y_pred, len(y_true), num_classes, "confusion_matrix", name="y_pred",
+                          batch_name="y_true")
+    M = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(M, (y_true, y_pred), 1)
+    return M
+
+
+class History:
+    """What happened during :func:`fit`: one entry per epoch in each list.
+
+    Lists: ``train_loss``, ``val_loss``, ``train_acc``, ``val_acc`` (measured on the whole
+    split after the epoch), ``lr`` (used during the epoch), ``epoch_time`` (seconds spent
+    on the epoch's updates, evaluation excluded). ``best_epoch`` (0-based) is the epoch
+    whose parameters were kept; ``stopped_early`` says whether patience ran out.
+    """
+
+    keys = ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "epoch_time")
+
+    def __init__(self, name: str = "model"):
+        self.name = name
+        for k in self.keys:
+            setattr(self, k, [])
+        self.best_epoch = None
+        self.stopped_early = False
+
+    @property
+    def epochs(self) -> int:
+        return len(self.val_loss)
+
+    def __repr__(self):
+        if not self.epochs:
+            return f"History({self.name!r}: no epochs yet)"
+        b = self.best_epoch
+        return (f"History({self.name!r}: {self.epochs} epochs{' (stopped early)' if self.stopped_early else ''}, "
+                f"best epoch {b + 1}: val loss {self.val_loss[b]:.4f}, val acc {self.val_acc[b]:.1%})")
+
+
+def fit(net, opt, X_train, y_train, X_val, y_val, *, epochs: int = 30, batch_size: int = 64, seed=0,
+        schedule=None, patience=None, progress: bool = True, name: str = "numpy MLP") -> History:
+    """Train ``net`` (an :class:`nblib.layers.MLP`) with ``opt`` (an :mod:`nblib.optim` optimizer).
+
+    Parameters
+    ----------
+    X_train : (n, d); y_train : (n,) int; X_val : (m, d); y_val : (m,) int.
+    epochs : the most epochs to run.
+    batch_size : mini-batch size; the batches come from :func:`minibatches` with a
+        generator made from ``seed`` (same seed, same batches, in any framework).
+    schedule : optional callable ``epoch -> lr`` (epoch 0, 1, ...); sets ``opt.lr``.
+    patience : stop after this many epochs without a lower validation loss (None: never);
+        in every case the parameters of the best validation epoch are restored at the end.
+    progress : show a ``tqdm.auto`` progress bar with the latest validation accuracy.
+
+    Returns a :class:`History`. ``net.params`` is changed in place.
+    """
+    where = "fit"
+    for attr in ("params", "loss_and_grads", "predict"):
+        if not hasattr(net, attr):
+            raise TypeError(f"{where}: net must be an nblib MLP (with params, loss_and_grads, predict), "
+                            f"got {describe(net)}")
+    if not hasattr(opt, "step"):
+        raise TypeError(f"{where}: opt must be an nblib.optim optimizer, got {describe(opt)}")
+    X_train = as_float_array(X_train, "X_train", where, ndim=2)
+    X_val = as_float_array(X_val, "X_val", where, ndim=2)
+    num_classes = net.sizes[-1] if hasattr(net, "sizes") else int(np.max(y_train)) + 1
+    y_train = class_labels(y_train, X_train.shape[0], num_classes, where, name="y_train", batch_name="X_train")
+    y_val = class_labels(y_val, X_val.shape[0], num_classes, where, name="y_val", batch_name="X_val")
+    epochs = positive_number(epochs, "epochs", where, integer=True)
+    if schedule is not None:
+        callable_arg(schedule, "schedule", where)
+    if patience is not None:
+        patience = positive_number(patience, "patience", where, integer=True)
+    rng = make_rng(seed)
+    hist = History(name)
+    best, best_loss, waited = None, np.inf, 0
+    bar = _progress(epochs, name) if progress else None
+    for epoch in range(epochs):
+        if schedule is not None:
+            opt.lr = float(schedule(epoch))
+        batches = minibatches(X_train.shape[0], batch_size, rng)
+        start = time.perf_counter()
+        for idx in batches:
+            _, grads = net.loss_and_grads(X_train[idx], y_train[idx])
+            opt.step(net.params, grads)
+        hist.epoch_time.append(time.perf_counter() - start)
+        hist.lr.append(float(opt.lr))
+        for split, X, y in (("train", X_train, y_train), ("val", X_val, y_val)):
+            loss, _ = net.loss_and_grads(X, y)
+            getattr(hist, f"{split}_loss").append(float(loss))
+            getattr(hist, f"{split}_acc").append(accuracy(net.predict(X), y))
+        if hist.val_loss[-1] < best_loss:
+            best_loss, waited, hist.best_epoch = hist.val_loss[-1], 0, epoch
+            best = {k: v.copy() for k, v in net.params.items()}
+        else:
+            waited += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(f"val acc {hist.val_acc[-1]:.3f}", refresh=False)
+        if patience is not None and waited >= patience:
+            hist.stopped_early = True
+            break
+    if bar is not None:
+        bar.close()
+    for k, v in best.items():
+        net.params[k][...] = v
+    return hist
+
+
+def _progress(total, desc):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="epoch", leave=True)
+
+
+def plot_history(axes, histories, colors=None):
+    """Learning curves: loss on ``axes[0]``, accuracy on ``axes[1]``, for each :class:`History`.
+
+    Training curves dashed, validation solid; a dot marks each run's best epoch.
+    ``colors``: one colour per history (defaults to the course palette).
+    """
+    from .plots import PALETTE
+
+    if len(axes) != 2:
+        raise ValueError(f"plot_history: pass two axes (loss, accuracy), got {len(axes)}")
+    colors = colors or PALETTE
+    for h, c in zip(histories, colors):
+        ep = np.arange(1, h.epochs + 1)
+        for ax, key in zip(axes, ("loss", "acc")):
+            ax.plot(ep, getattr(h, f"train_{key}"), ls="--", color=c, label=f"{h.name} (train)")
+            ax.plot(ep, getattr(h, f"val_{key}"), color=c, label=f"{h.name} (validation)")
+            ax.plot(h.best_epoch + 1, getattr(h, f"val_{key}")[h.best_epoch], "o", color=c, ms=7)
+    axes[0].set(xlabel="epoch", ylabel="cross-entropy loss", yscale="log")
+    axes[1].set(xlabel="epoch", ylabel="accuracy")
+    return axes
