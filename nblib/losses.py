@@ -171,7 +171,7 @@ def _ce_inputs(logits, labels, reduction, where):
         raise ValueError(f"{where}: logits must be 2-D (batch n, classes C), got shape {z.shape}{hint}")
     n, c = z.shape
     lab = np.asarray(labels.detach().cpu().numpy() if hasattr(labels, "detach") else labels)
-    if lab.ndim == 2:  # one-hot or soft targets
+    if lab.ndim == 2 and lab.shape == z.shape:  # one-hot or soft targets
         t = as_float_array(lab, "labels", where)
         same_shape(z, t, "logits", "labels", where)
         if np.any(t < 0) or not np.allclose(t.sum(axis=1), 1.0, atol=1e-6):

@@ -1,0 +1,976 @@
+"""Measure the course: ``python -m nblib.bench [--repeat N] [--quick] [--json FILE]``.
+
+Prints Markdown tables (paste-ready for the README's performance section):
+
+1. **Machine**: CPU, cores, Python / numpy / torch versions, BLAS and OpenMP libraries
+   and their thread counts (threadpoolctl).
+2. **Notebooks**: every ``notebooks/NN_*.ipynb`` executed headless with nbclient, a
+   fresh kernel each time, the kernel start included in the time (as nbval and
+   ``jupyter nbconvert --execute`` do); the median over ``--repeat`` runs, and the total.
+   Kernels run with networking blocked (see :data:`NETWORK_GUARD`) and with
+   ``OMP_NUM_THREADS=1``, like the test suite. The peak resident memory (``VmHWM``) of
+   each kernel is read from ``/proc``.
+3. **Determinism**: the repeated runs of each notebook are compared output by output:
+   text outputs (stdout, text/plain, text/html, LaTeX, ...) exactly, after the same
+   sanitising patterns nbval uses (``tests/nbval_sanitize.cfg``: wall-clock times);
+   images (``image/png``) by the SHA-256 of their bytes; widget model ids (random by
+   design) are left out.
+4. **Explorers**: every factory named ``*_explorer`` in the ``__all__`` of each module
+   of :mod:`nblib.widgets` is built with its defaults; each of its controls is swept
+   over its range (sliders: evenly spaced values; dropdowns and toggles: every option),
+   one :meth:`~nblib.widgets.Explorer.set` per value. Median and 95th percentile of
+   compute + redraw per change, from :attr:`Explorer.timings`.
+5. **Capstone MLP step**: one training step (forward, mean softmax cross-entropy,
+   backward, SGD update) of the capstone's architecture, numpy vs PyTorch CPU eager,
+   same sizes, batch and dtype, in this process; achieved GFLOP/s of the step (matmul
+   FLOPs only) next to a large matmul's GFLOP/s measured here (the physical reference).
+6. **Autograd**: forward + backward of a 100,000-node graph in :mod:`nblib.autograd`.
+
+Anything that does not exist yet (a module, a notebook) is skipped with the reason
+printed. These are measurements, not tests: nothing fails because a machine is slow.
+
+The helpers :func:`execute_notebook`, :func:`offline_env`, :func:`comparable_outputs`
+and :func:`first_difference` are also used by the tests (no-network and determinism).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import importlib
+import json
+import os
+import pkgutil
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["NETWORK_GUARD", "offline_env", "execute_notebook", "NotebookRun", "comparable_outputs",
+           "first_difference", "load_sanitizers", "find_notebooks", "discover_explorers",
+           "sweep_values", "bench_explorer", "main"]
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "notebooks"
+SANITIZE_CFG = REPO / "tests" / "nbval_sanitize.cfg"
+
+# ------------------------------------------------------------------------------------
+# Running notebooks offline
+# ------------------------------------------------------------------------------------
+
+#: Source of the ``sitecustomize`` module put on the kernel's PYTHONPATH by
+#: :func:`offline_env`. It runs when the kernel's interpreter starts, before any
+#: notebook code, and makes every Python-level network access to a non-loopback host
+#: fail: ``socket.connect``/``connect_ex``/``sendto`` and name resolution
+#: (``getaddrinfo``, ``gethostbyname``). Loopback stays open because the kernel talks to
+#: its client over ZMQ on 127.0.0.1 (ZMQ is C code and does not go through Python's
+#: socket module anyway). Code that opens sockets from C (libcurl...) is not covered;
+#: nothing in the course does.
+NETWORK_GUARD = r'''
+"""Block network access (installed by nblib.bench.offline_env for offline runs)."""
+import ipaddress as _ipaddress
+import socket as _socket
+
+_LOCAL_NAMES = {"", "localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+
+
+class NetworkBlockedError(ConnectionRefusedError):
+    """Raised for any attempt to reach a non-loopback host."""
+
+
+def _local(host):
+    if host is None:
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    host = str(host).strip("[]").split("%")[0].lower()
+    if host in _LOCAL_NAMES:
+        return True
+    try:
+        ip = _ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_unspecified
+
+
+def _refuse(what, host):
+    raise NetworkBlockedError(f"network access is disabled here (the course runs offline): "
+                              f"{what} to {host!r} was refused")
+
+
+def _check_address(address, what):
+    if isinstance(address, tuple) and address and not _local(address[0]):
+        _refuse(what, address[0])
+
+
+_connect = _socket.socket.connect
+_connect_ex = _socket.socket.connect_ex
+_sendto = _socket.socket.sendto
+_getaddrinfo = _socket.getaddrinfo
+_gethostbyname = _socket.gethostbyname
+_gethostbyname_ex = _socket.gethostbyname_ex
+
+
+def connect(self, address):
+    _check_address(address, "connect")
+    return _connect(self, address)
+
+
+def connect_ex(self, address):
+    _check_address(address, "connect")
+    return _connect_ex(self, address)
+
+
+def sendto(self, data, *args):
+    _check_address(args[-1] if args else None, "sendto")
+    return _sendto(self, data, *args)
+
+
+def getaddrinfo(host, *args, **kwargs):
+    if not _local(host):
+        _refuse("name lookup", host)
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+def gethostbyname(host):
+    if not _local(host):
+        _refuse("name lookup", host)
+    return _gethostbyname(host)
+
+
+def gethostbyname_ex(host):
+    if not _local(host):
+        _refuse("name lookup", host)
+    return _gethostbyname_ex(host)
+
+
+_socket.socket.connect = connect
+_socket.socket.connect_ex = connect_ex
+_socket.socket.sendto = sendto
+_socket.getaddrinfo = getaddrinfo
+_socket.gethostbyname = gethostbyname
+_socket.gethostbyname_ex = gethostbyname_ex
+_socket.NetworkBlockedError = NetworkBlockedError
+'''
+
+_GUARD_DIR = None
+
+
+def offline_env(base=None, threads: int | None = 1) -> dict:
+    """Environment for a kernel with networking blocked (see :data:`NETWORK_GUARD`).
+
+    ``base``: the environment to start from (default ``os.environ``). ``threads``: sets
+    ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` (as the test suite does) unless already set;
+    ``None`` leaves them alone. Also sets ``NBLIB_OFFLINE=1`` so a notebook can tell.
+    """
+    global _GUARD_DIR
+    if _GUARD_DIR is None or not (Path(_GUARD_DIR) / "sitecustomize.py").exists():
+        _GUARD_DIR = tempfile.mkdtemp(prefix="nblib-offline-")
+        (Path(_GUARD_DIR) / "sitecustomize.py").write_text(NETWORK_GUARD, encoding="utf-8")
+    env = dict(os.environ if base is None else base)
+    env["PYTHONPATH"] = os.pathsep.join([_GUARD_DIR] + [p for p in [env.get("PYTHONPATH")] if p])
+    env["NBLIB_OFFLINE"] = "1"
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    env.pop("MPLBACKEND", None)  # let the kernel pick its inline backend, as in Jupyter
+    if threads is not None:
+        env.setdefault("OMP_NUM_THREADS", str(threads))
+        env.setdefault("MKL_NUM_THREADS", str(threads))
+    return env
+
+
+@dataclass
+class NotebookRun:
+    """One headless execution of a notebook.
+
+    ``nb``: the executed notebook (nbformat node); ``seconds``: wall time including the
+    kernel start; ``kernel_start_s``: the part spent starting the kernel;
+    ``peak_rss``: the kernel's peak resident memory in bytes (``VmHWM``; ``None`` where
+    ``/proc`` is not available); ``error``: ``None`` or the error text of a failing cell.
+    """
+    path: Path
+    nb: object
+    seconds: float
+    kernel_start_s: float
+    peak_rss: int | None
+    error: str | None = None
+
+
+def _vm_hwm(pid) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, TypeError):
+        return None
+    return None
+
+
+def execute_notebook(path, env=None, timeout: int = 300) -> NotebookRun:
+    """Execute ``path`` top to bottom in a fresh ``python3`` kernel, cwd = its folder.
+
+    ``env``: the kernel's environment (e.g. :func:`offline_env`). The file is not
+    modified. A failing cell does not raise: the run comes back with ``error`` set.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    marks = {}
+    peak = {"rss": None}
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+
+    def on_start(**_):
+        marks["started"] = time.perf_counter()
+
+    def on_cell(**_):
+        pid = getattr(getattr(client.km, "provisioner", None), "pid", None)
+        rss = _vm_hwm(pid)
+        if rss is not None:
+            peak["rss"] = max(rss, peak["rss"] or 0)
+
+    client.on_notebook_start = on_start
+    client.on_cell_executed = on_cell
+    error = None
+    t0 = time.perf_counter()
+    try:
+        client.execute(env=env if env is not None else dict(os.environ), cwd=str(path.parent))
+    except (CellExecutionError, CellTimeoutError, DeadKernelError, RuntimeError) as exc:
+        error = f"{type(exc).__name__}: {str(exc)[-2000:]}"
+    seconds = time.perf_counter() - t0
+    return NotebookRun(path, nb, seconds, marks.get("started", t0) - t0, peak["rss"], error)
+
+
+def find_notebooks(folder=None) -> list[Path]:
+    """The course notebooks ``NN_*.ipynb`` in ``folder`` (default: the repo's notebooks/), sorted."""
+    folder = Path(folder) if folder else NOTEBOOKS
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+# ------------------------------------------------------------------------------------
+# Comparing outputs (determinism)
+# ------------------------------------------------------------------------------------
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+_IGNORE_TAGS = {"nbval-ignore-output", "nbval-skip"}
+
+
+def load_sanitizers(cfg=None) -> list:
+    """``[(compiled regex, replacement)]`` from an nbval sanitize file (default: the repo's)."""
+    cfg = Path(cfg) if cfg else SANITIZE_CFG
+    pairs, regex = [], None
+    if not cfg.exists():
+        return pairs
+    for line in cfg.read_text(encoding="utf-8").splitlines():
+        if line.startswith("regex:"):
+            regex = line[len("regex:"):].strip()
+        elif line.startswith("replace:") and regex is not None:
+            pairs.append((re.compile(regex), line[len("replace:"):].strip()))
+            regex = None
+    return pairs
+
+
+def _text(value) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def _sanitize(text: str, sanitizers) -> str:
+    for rx, rep in sanitizers:
+        text = rx.sub(rep, text)
+    return text
+
+
+def comparable_outputs(nb, images: str = "hash", sanitizers=None, respect_tags: bool = False) -> list:
+    """A plain, comparable form of every code cell's outputs.
+
+    Returns ``[(cell_index, tags, [output, ...])]`` where each output is a tuple
+    ``(kind, key, text)``: streams merged per name as nbval does; rich outputs one entry
+    per MIME type. ``images``: ``"hash"`` (compare PNG/JPEG by SHA-256 of the bytes) or
+    ``"skip"`` (leave them out, as nbval does). Widget model ids are always left out.
+    Error outputs are kept (name and value). With ``respect_tags``, cells tagged
+    ``nbval-ignore-output``/``nbval-skip`` are left out.
+    """
+    if images not in ("hash", "skip"):
+        raise ValueError(f"comparable_outputs: images must be 'hash' or 'skip', got {images!r}")
+    sanitizers = load_sanitizers() if sanitizers is None else sanitizers
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if respect_tags and tags & _IGNORE_TAGS:
+            continue
+        outs = []
+        for out in cell.get("outputs", []):
+            kind = out.get("output_type")
+            if kind == "stream":
+                text = _sanitize(_text(out.get("text", "")), sanitizers)
+                if outs and outs[-1][0] == "stream" and outs[-1][1] == out.get("name"):
+                    outs[-1] = ("stream", out.get("name"), outs[-1][2] + text)
+                else:
+                    outs.append(("stream", out.get("name"), text))
+            elif kind == "error":
+                outs.append(("error", out.get("ename"), str(out.get("evalue"))))
+            else:
+                for mime, value in sorted(out.get("data", {}).items()):
+                    if mime == _WIDGET_VIEW:
+                        continue
+                    if mime.startswith("image/") and mime != "image/svg+xml":
+                        if images == "skip":
+                            continue
+                        raw = base64.b64decode(_text(value)) if isinstance(value, (str, list)) else b""
+                        outs.append((kind, mime, "sha256:" + hashlib.sha256(raw).hexdigest()[:16]))
+                    else:
+                        text = value if isinstance(value, (str, list)) else json.dumps(value, sort_keys=True)
+                        outs.append((kind, mime, _sanitize(_text(text), sanitizers)))
+        cells.append((index, sorted(tags), outs))
+    return cells
+
+
+def first_difference(a, b) -> str | None:
+    """``None`` if two :func:`comparable_outputs` lists are equal, else where they differ first."""
+    if len(a) != len(b):
+        return f"different numbers of code cells ({len(a)} vs {len(b)})"
+    for (ia, tags, oa), (_, _, ob) in zip(a, b):
+        if oa == ob:
+            continue
+        tag = f" (tagged {', '.join(tags)})" if tags else ""
+        for k, (x, y) in enumerate(zip(oa, ob)):
+            if x != y:
+                what = f"{x[0]} {x[1]}" if x[:2] == y[:2] else f"{x[:2]} vs {y[:2]}"
+                return f"cell {ia}{tag}, output {k}: {what}: {x[2][:80]!r} vs {y[2][:80]!r}"
+        return f"cell {ia}{tag}: {len(oa)} outputs vs {len(ob)}"
+    return None
+
+
+# ------------------------------------------------------------------------------------
+# Explorers
+# ------------------------------------------------------------------------------------
+def discover_explorers():
+    """``(found, skipped)``: found = ``[(qualified name, factory)]`` for every callable whose
+    name ends in ``_explorer`` in the ``__all__`` of a module of :mod:`nblib.widgets`;
+    skipped = ``[(module, reason)]`` for modules that failed to import."""
+    import nblib.widgets as pkg
+
+    found, skipped = [], []
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        modname = f"nblib.widgets.{info.name}"
+        try:
+            module = importlib.import_module(modname)
+        except Exception as exc:  # report, never crash the benchmark
+            skipped.append((modname, f"import failed: {type(exc).__name__}: {exc}"))
+            continue
+        names = [n for n in getattr(module, "__all__", ()) if n.endswith("_explorer")]
+        if not names:
+            skipped.append((modname, "no *_explorer in __all__"))
+        for name in names:
+            factory = getattr(module, name, None)
+            if callable(factory):
+                found.append((f"{info.name}.{name}", factory))
+    return found, skipped
+
+
+def sweep_values(control, k: int) -> list:
+    """Values to sweep one ipywidgets control through: ``k`` evenly spaced values of a
+    slider (log-spaced for a log slider), every option of a selection, both states of
+    a checkbox. ``[]`` for controls without a value range (buttons, text)."""
+    import ipywidgets as w
+
+    if isinstance(control, w.FloatLogSlider):
+        exps = np.linspace(control.min, control.max, k)
+        return [float(control.base ** e) for e in exps]
+    if isinstance(control, (w.FloatSlider, w.BoundedFloatText)):
+        return [float(v) for v in np.linspace(control.min, control.max, k)]
+    if isinstance(control, (w.IntSlider, w.BoundedIntText, w.Play)):
+        vals = np.unique(np.linspace(control.min, control.max, k).round().astype(int))
+        return [int(v) for v in vals]
+    if isinstance(control, (w.Checkbox, w.ToggleButton)):
+        return [not control.value, control.value]
+    if isinstance(control, (w.SelectionSlider,)):
+        opts = list(control.options)
+        idx = np.unique(np.linspace(0, len(opts) - 1, k).round().astype(int))
+        return [opts[i][1] if isinstance(opts[i], tuple) else opts[i] for i in idx]
+    if hasattr(control, "options") and not isinstance(control, w.SelectMultiple):
+        opts = list(control.options)
+        return [o[1] if isinstance(o, tuple) else o for o in opts]
+    return []
+
+
+def bench_explorer(factory, k: int = 12) -> dict:
+    """Build the explorer and sweep each control; milliseconds per change.
+
+    Returns ``{"build_ms", "changes", "median_ms", "p95_ms", "median_compute_ms",
+    "median_draw_ms", "worst_control", "worst_ms"}``.
+    """
+    t0 = time.perf_counter()
+    explorer = factory()
+    build_ms = (time.perf_counter() - t0) * 1e3
+    per_control = {}
+    for name, control in explorer.controls.items():
+        start = control.value if hasattr(control, "value") else None
+        values = sweep_values(control, k)
+        n0 = len(explorer.timings)
+        for v in values:
+            explorer.set(**{name: v})
+        if start is not None and values:
+            explorer.set(**{name: start})
+        per_control[name] = explorer.timings[n0:n0 + len(values)]
+    rows = [t for ts in per_control.values() for t in ts]
+    if not rows:
+        return {"build_ms": build_ms, "changes": 0}
+    total = np.array([c + d for c, d in rows])
+    worst = max(per_control, key=lambda n: max((c + d for c, d in per_control[n]), default=0.0))
+    out = {
+        "build_ms": build_ms, "changes": len(rows),
+        "median_ms": float(np.median(total)), "p95_ms": float(np.percentile(total, 95)),
+        "median_compute_ms": float(np.median([c for c, _ in rows])),
+        "median_draw_ms": float(np.median([d for _, d in rows])),
+        "worst_control": worst,
+        "worst_ms": float(max(c + d for c, d in per_control[worst])),
+    }
+    with contextlib.suppress(Exception):
+        explorer.close()
+    return out
+
+
+# ------------------------------------------------------------------------------------
+# Timing helpers
+# ------------------------------------------------------------------------------------
+def _time_per_call(fn, min_time: float = 0.2, repeats: int = 5) -> float:
+    """Median seconds per call of ``fn()`` over ``repeats`` batches of >= ``min_time`` s each."""
+    fn()  # warm-up
+    n, t = 1, 0.0
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        t = time.perf_counter() - t0
+        if t >= min_time / 4:
+            break
+        n *= 4
+    n = max(1, int(n * (min_time / max(t, 1e-9))))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        times.append((time.perf_counter() - t0) / n)
+    return statistics.median(times)
+
+
+def _fmt_ms(s: float) -> str:
+    ms = s * 1e3
+    if ms >= 100:
+        return f"{ms:.0f}"
+    if ms >= 10:
+        return f"{ms:.1f}"
+    return f"{ms:.2f}" if ms >= 1 else f"{ms:.3f}"
+
+
+def _fmt_bytes(n) -> str:
+    return "n/a" if n is None else f"{n / 2**20:.0f} MiB"
+
+
+# ------------------------------------------------------------------------------------
+# Machine
+# ------------------------------------------------------------------------------------
+def machine_info() -> dict:
+    """CPU, core count, versions and the BLAS/OpenMP libraries with their thread counts."""
+    info = {"python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(),
+            "nproc": os.cpu_count()}
+    with contextlib.suppress(OSError, ValueError):
+        affinity = len(os.sched_getaffinity(0))
+        info["nproc"] = affinity
+    cpu = platform.processor() or ""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        cpu = fields.get("Model name", cpu)
+        info["lscpu"] = {k: fields[k] for k in ("Model name", "CPU(s)", "Thread(s) per core", "Core(s) per socket",
+                                                "L2 cache", "L3 cache", "Hypervisor vendor", "Flags")
+                         if k in fields}
+        flags = fields.get("Flags", "").split()
+        info["simd"] = " ".join(f for f in ("avx2", "fma", "avx512f") if f in flags)
+    info["cpu"] = cpu
+    try:
+        import torch
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        info["torch"] = None
+    try:
+        from threadpoolctl import threadpool_info
+        info["threadpools"] = [f"{p.get('internal_api')} {p.get('version') or ''} ({p.get('user_api')}, "
+                               f"{p.get('num_threads')} threads, {Path(p.get('filepath', '')).name})"
+                               for p in threadpool_info()]
+    except ImportError:
+        info["threadpools"] = ["threadpoolctl not installed"]
+    info["env_threads"] = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                                       "OPENBLAS_NUM_THREADS") if k in os.environ}
+    return info
+
+
+# ------------------------------------------------------------------------------------
+# Capstone MLP: numpy vs torch
+# ------------------------------------------------------------------------------------
+DEFAULT_SIZES = (64, 128, 10)
+
+
+def capstone_architecture():
+    """``(sizes, activation, source)`` of the capstone MLP.
+
+    Looked up in :mod:`nblib.train` / :mod:`nblib.digits` (a ``CAPSTONE`` dict with
+    ``sizes`` and ``activation``, or ``CAPSTONE_SIZES``); else 64-128-10 with ReLU.
+    """
+    for modname in ("nblib.train", "nblib.digits"):
+        try:
+            module = importlib.import_module(modname)
+        except Exception:
+            continue
+        spec = getattr(module, "CAPSTONE", None)
+        if isinstance(spec, dict) and "sizes" in spec:
+            return tuple(int(s) for s in spec["sizes"]), spec.get("activation", "relu"), f"{modname}.CAPSTONE"
+        sizes = getattr(module, "CAPSTONE_SIZES", None)
+        if sizes is not None:
+            return tuple(int(s) for s in sizes), "relu", f"{modname}.CAPSTONE_SIZES"
+    return DEFAULT_SIZES, "relu", "default (64-128-10, ReLU)"
+
+
+def mlp_flops(sizes, batch) -> float:
+    """Matmul FLOPs of one training step (2 per multiply-add): forward ``X W`` per layer,
+    backward ``dW = Aᵀ dZ`` per layer and ``dA = dZ Wᵀ`` for every layer but the first."""
+    fwd = sum(2 * batch * a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    dx = sum(2 * batch * a * b for a, b in list(zip(sizes[:-1], sizes[1:]))[1:])
+    return 2 * fwd + dx
+
+
+def _data(sizes, batch, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((batch, sizes[0])).astype(dtype)
+    y = rng.integers(0, sizes[-1], size=batch)
+    params = {}
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
+        params[f"W{i}"] = (rng.standard_normal((a, b)) * np.sqrt(2.0 / a)).astype(dtype)
+        params[f"b{i}"] = np.zeros(b, dtype=dtype)
+    return X, y, params
+
+
+def numpy_reference_step(params, X, y, lr=0.01):
+    """One SGD step of a ReLU MLP written as tightly as numpy allows (no validation),
+    in the dtype of the inputs. The reference the course's numpy MLP is compared with."""
+    L = len(params) // 2
+    acts = [X]
+    h = X
+    for i in range(1, L + 1):
+        h = h @ params[f"W{i}"]
+        h += params[f"b{i}"]
+        if i < L:
+            np.maximum(h, 0, out=h)
+            acts.append(h)
+    z = h
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    n = X.shape[0]
+    rows = np.arange(n)
+    loss = -np.log(z[rows, y]).mean()
+    z[rows, y] -= 1
+    z /= n
+    dz = z
+    for i in range(L, 0, -1):
+        a = acts[i - 1]
+        dW = a.T @ dz
+        db = dz.sum(axis=0)
+        if i > 1:
+            dz = dz @ params[f"W{i}"].T
+            dz *= a > 0
+        params[f"W{i}"] -= lr * dW
+        params[f"b{i}"] -= lr * db
+    return loss
+
+
+def bench_mlp(sizes, activation, batches=(64, 128), dtypes=("float64", "float32"), min_time=0.2) -> dict:
+    """Time per SGD step: the course's numpy MLP (``nblib.layers.MLP`` + ``nblib.optim.SGD``,
+    float64 only: it converts its inputs to float64), the bench's reference numpy step,
+    and PyTorch CPU eager (``nn.Linear``/``ReLU``, ``F.cross_entropy``, ``torch.optim.SGD``)."""
+    results = {"rows": [], "skipped": []}
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        torch = None
+        results["skipped"].append("torch not installed: no PyTorch column")
+    course = None
+    try:
+        from .layers import MLP
+        from .optim import SGD
+        course = (MLP, SGD)
+    except Exception as exc:
+        results["skipped"].append(f"course numpy MLP unavailable ({type(exc).__name__}: {exc})")
+    for dtype in dtypes:
+        for batch in batches:
+            X, y, params = _data(sizes, batch, dtype)
+            row = {"dtype": dtype, "batch": batch, "flops": mlp_flops(sizes, batch)}
+            p = {k: v.copy() for k, v in params.items()}
+            row["numpy_ref"] = _time_per_call(lambda: numpy_reference_step(p, X, y), min_time)
+            if course is not None and dtype == "float64":
+                MLP, SGD = course
+                net = MLP(list(sizes), activation=activation, init="he", seed=0)
+                opt = SGD(lr=0.01)
+
+                def course_step():
+                    loss, grads = net.loss_and_grads(X, y)
+                    opt.step(net.params, grads)
+                    return loss
+
+                row["numpy_course"] = _time_per_call(course_step, min_time)
+            if torch is not None:
+                tdtype = getattr(torch, dtype)
+                layers = []
+                for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]), 1):
+                    lin = torch.nn.Linear(a, b, dtype=tdtype)
+                    with torch.no_grad():
+                        lin.weight.copy_(torch.from_numpy(params[f"W{i}"].T.copy()))
+                        lin.bias.zero_()
+                    layers.append(lin)
+                    if i < len(sizes) - 1:
+                        layers.append(torch.nn.ReLU())
+                model = torch.nn.Sequential(*layers)
+                topt = torch.optim.SGD(model.parameters(), lr=0.01)
+                tX, ty = torch.from_numpy(X), torch.from_numpy(y)
+
+                def torch_step():
+                    topt.zero_grad(set_to_none=True)
+                    loss = F.cross_entropy(model(tX), ty)
+                    loss.backward()
+                    topt.step()
+                    return loss
+
+                row["torch"] = _time_per_call(torch_step, min_time)
+            results["rows"].append(row)
+    return results
+
+
+def bench_matmul(n: int = 2048) -> dict:
+    """GFLOP/s of an ``(n, n) @ (n, n)`` matmul (2 n^3 FLOPs), numpy and torch, float64/float32."""
+    out = {"n": n}
+    rng = np.random.default_rng(0)
+    for dtype in ("float64", "float32"):
+        A = rng.standard_normal((n, n)).astype(dtype)
+        B = rng.standard_normal((n, n)).astype(dtype)
+        t = _time_per_call(lambda: A @ B, min_time=0.3, repeats=3)
+        out[f"numpy_{dtype}"] = 2 * n ** 3 / t / 1e9
+        try:
+            import torch
+            tA, tB = torch.from_numpy(A), torch.from_numpy(B)
+            t = _time_per_call(lambda: tA @ tB, min_time=0.3, repeats=3)
+            out[f"torch_{dtype}"] = 2 * n ** 3 / t / 1e9
+        except ImportError:
+            pass
+    return out
+
+
+def profile_course_step(sizes, activation, batch=64, seconds=1.0) -> str | None:
+    """A pyinstrument profile (text) of the course's numpy step, or None if unavailable."""
+    try:
+        from pyinstrument import Profiler
+        from .layers import MLP
+        from .optim import SGD
+    except ImportError:
+        return None
+    X, y, _ = _data(sizes, batch, "float64")
+    net = MLP(list(sizes), activation=activation, init="he", seed=0)
+    opt = SGD(lr=0.01)
+    profiler = Profiler(interval=0.0001)
+    profiler.start()
+    t_end = time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        loss, grads = net.loss_and_grads(X, y)
+        opt.step(net.params, grads)
+    profiler.stop()
+    return profiler.output_text(unicode=False, color=False, show_all=False)
+
+
+# ------------------------------------------------------------------------------------
+# Autograd
+# ------------------------------------------------------------------------------------
+def bench_autograd(nodes: int = 100_000, repeats: int = 3) -> dict:
+    """Forward + backward of graphs of about ``nodes`` nodes in :mod:`nblib.autograd`.
+
+    Two shapes: a chain (depth = nodes: tests that backward needs no recursion) and a
+    wide graph (a sum of products of a few hundred leaves). Times are medians of
+    ``repeats``; ``nodes`` counts every Value created (leaves included).
+    """
+    try:
+        ag = importlib.import_module("nblib.autograd")
+    except ImportError as exc:
+        return {"skipped": f"nblib.autograd not found ({exc})"}
+    Value = getattr(ag, "Value", None)
+    if Value is None:
+        return {"skipped": "nblib.autograd has no Value class"}
+    out = {}
+
+    def chain():
+        # one new node per operation (the constants are shared leaves): depth ~ nodes
+        x, w, c = Value(0.5), Value(0.9999), Value(1e-4)
+        y = x
+        for i in range(nodes - 3):
+            y = y * w if i % 2 == 0 else y + c
+        return y
+
+    def wide():
+        # a sum of products of 300 shared leaves: 2 new nodes per term, depth ~ nodes / 2
+        leaves = [Value(float(i % 7) / 7.0) for i in range(300)]
+        total = leaves[0] * leaves[1]
+        for i in range(1, (nodes - 301) // 2 + 1):
+            total = total + leaves[i % 300] * leaves[(7 * i + 3) % 300]
+        return total
+
+    for name, build in (("chain", chain), ("wide", wide)):
+        fwd, bwd = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            y = build()
+            t1 = time.perf_counter()
+            try:
+                order = y.backward()
+            except RecursionError as exc:
+                out[name] = {"error": f"RecursionError in backward ({exc})"}
+                break
+            t2 = time.perf_counter()
+            fwd.append(t1 - t0)
+            bwd.append(t2 - t1)
+            count = len(order) if isinstance(order, list) else None
+            del order, y
+        else:
+            out[name] = {"forward_s": statistics.median(fwd), "backward_s": statistics.median(bwd),
+                         "nodes": count or nodes}
+    out["nodes"] = nodes
+    return out
+
+
+# ------------------------------------------------------------------------------------
+# The command
+# ------------------------------------------------------------------------------------
+def _table(header, rows) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def run_notebooks(repeat: int, timeout: int = 300, log=print) -> dict:
+    """Execute every notebook ``repeat`` times (offline, fresh kernel each); times, memory, determinism."""
+    notebooks = find_notebooks()
+    result = {"notebooks": [], "skipped": []}
+    try:
+        import nbclient  # noqa: F401
+    except ImportError:
+        result["skipped"].append("nbclient not installed")
+        return result
+    if not notebooks:
+        result["skipped"].append(f"no notebooks/NN_*.ipynb in {NOTEBOOKS}")
+        return result
+    env = offline_env()
+    sanitizers = load_sanitizers()
+    import nbformat
+    for path in notebooks:
+        runs = []
+        for r in range(repeat):
+            run = execute_notebook(path, env=env, timeout=timeout)
+            runs.append(run)
+            log(f"  {path.name} run {r + 1}/{repeat}: {run.seconds:.2f} s"
+                + (f"  ERROR {run.error.splitlines()[0][:200]}" if run.error else ""))
+        stored = comparable_outputs(nbformat.read(path, as_version=4), images="skip",
+                                    sanitizers=sanitizers, respect_tags=True)
+        hashed = [comparable_outputs(r.nb, images="hash", sanitizers=sanitizers) for r in runs]
+        diffs = [first_difference(hashed[0], h) for h in hashed[1:]]
+        vs_stored = first_difference(stored, comparable_outputs(runs[0].nb, images="skip", sanitizers=sanitizers,
+                                                                respect_tags=True))
+        result["notebooks"].append({
+            "name": path.name,
+            "seconds": [r.seconds for r in runs],
+            "median_s": statistics.median(r.seconds for r in runs),
+            "kernel_start_s": statistics.median(r.kernel_start_s for r in runs),
+            "peak_rss": max((r.peak_rss or 0) for r in runs) or None,
+            "errors": [r.error for r in runs if r.error],
+            "identical": all(d is None for d in diffs) if diffs else None,
+            "difference": next((d for d in diffs if d), None),
+            "matches_stored": vs_stored is None,
+            "stored_difference": vs_stored,
+            "images": sum(1 for _, _, outs in hashed[0] for o in outs if o[1].startswith("image/")),
+        })
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nblib.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="notebook executions per notebook (median; >= 3 also proves determinism)")
+    parser.add_argument("--quick", action="store_true",
+                        help="one notebook run, short sweeps and timings (a smoke test of the command)")
+    parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["notebooks", "explorers", "mlp", "autograd"], help="leave a section out")
+    parser.add_argument("--profile", action="store_true",
+                        help="always print a pyinstrument profile of the course's numpy MLP step")
+    args = parser.parse_args(argv)
+    repeat = 1 if args.quick else args.repeat
+    if repeat < 1:
+        parser.error(f"--repeat must be >= 1, got {repeat}")
+    k = 5 if args.quick else 12
+    min_time = 0.05 if args.quick else 0.2
+    started = time.perf_counter()
+    report = {"repeat": repeat}
+    out = []
+
+    def say(text=""):
+        print(text, flush=True)
+        out.append(text)
+
+    # 1. machine ------------------------------------------------------------------
+    info = machine_info()
+    report["machine"] = info
+    say("## Machine")
+    say(f"- CPU: {info['cpu']} ({info['nproc']} cores available; SIMD: {info.get('simd') or 'n/a'}); "
+        f"{info['platform']}")
+    say(f"- Python {info['python']}, numpy {info['numpy']}, torch {info.get('torch') or 'not installed'}"
+        + (f" ({info['torch_threads']} intra-op threads)" if info.get("torch") else ""))
+    for pool in info["threadpools"]:
+        say(f"- thread pool: {pool}")
+    say(f"- thread variables in this process: {info['env_threads'] or 'none set'}; "
+        f"notebook kernels run with OMP_NUM_THREADS=1 as in the test suite")
+    say()
+
+    # 2. notebooks ----------------------------------------------------------------
+    if "notebooks" not in args.skip:
+        say(f"## Notebooks (headless, fresh kernel each, kernel start included; median of {repeat})")
+        nbres = run_notebooks(repeat, log=lambda s: print(s, file=sys.stderr, flush=True))
+        report["notebooks"] = nbres
+        for reason in nbres["skipped"]:
+            say(f"- skipped: {reason}")
+        rows = []
+        for r in nbres["notebooks"]:
+            det = ("n/a (1 run)" if r["identical"] is None else
+                   f"identical ×{repeat}" if r["identical"] else f"DIFFERS: {r['difference']}")
+            rows.append([r["name"], f"{r['median_s']:.2f}", f"{r['kernel_start_s']:.2f}", _fmt_bytes(r["peak_rss"]),
+                         det, "yes" if r["matches_stored"] else f"NO: {r['stored_difference']}",
+                         "ok" if not r["errors"] else f"ERROR: {r['errors'][0].splitlines()[0][:120]}"])
+        if rows:
+            total = sum(r["median_s"] for r in nbres["notebooks"])
+            heaviest = max(nbres["notebooks"], key=lambda r: r["peak_rss"] or 0)
+            rows.append(["**total**", f"**{total:.1f}**", "", f"max {_fmt_bytes(heaviest['peak_rss'])} "
+                         f"({heaviest['name']})", "", "", ""])
+            say(_table(["notebook", "time (s)", "of which kernel start (s)", "kernel peak RSS",
+                        "outputs over runs", "= stored outputs", "status"], rows))
+            say("Outputs compared: text exactly after the nbval sanitize patterns; images by SHA-256; "
+                "widget model ids left out. '= stored outputs': as nbval strict compares (images and "
+                "nbval-ignore-output cells left out). Kernels ran with non-loopback networking blocked.")
+        say()
+
+    # 3. explorers ----------------------------------------------------------------
+    if "explorers" not in args.skip:
+        say(f"## Explorers (one control change = compute + redraw; each control swept over {k} values)")
+        found, skipped = discover_explorers()
+        rows = []
+        report["explorers"] = {}
+        for qual, factory in found:
+            try:
+                r = bench_explorer(factory, k=k)
+            except Exception as exc:
+                skipped.append((qual, f"failed: {type(exc).__name__}: {exc}"))
+                continue
+            report["explorers"][qual] = r
+            if not r["changes"]:
+                skipped.append((qual, "no sweepable control"))
+                continue
+            rows.append([qual, r["changes"], f"{r['median_ms']:.1f}", f"{r['p95_ms']:.1f}",
+                         f"{r['median_compute_ms']:.1f} / {r['median_draw_ms']:.1f}",
+                         f"{r['worst_control']} ({r['worst_ms']:.0f})", f"{r['build_ms']:.0f}"])
+        if rows:
+            say(_table(["explorer", "changes", "median ms", "p95 ms", "median compute / draw ms",
+                        "slowest control (max ms)", "build ms"], rows))
+        for mod, reason in skipped:
+            say(f"- skipped {mod}: {reason}")
+        say()
+
+    # 4. MLP ------------------------------------------------------------------------
+    if "mlp" not in args.skip:
+        sizes, activation, source = capstone_architecture()
+        say(f"## Capstone MLP training step ({'-'.join(map(str, sizes))}, {activation}; from {source})")
+        mm = bench_matmul(1024 if args.quick else 2048)
+        mlp = bench_mlp(sizes, activation, min_time=min_time)
+        report["matmul"], report["mlp"] = mm, {"sizes": sizes, "activation": activation, "source": source, **mlp}
+        rows = []
+        for r in mlp["rows"]:
+            gf = lambda s: f"{r['flops'] / s / 1e9:.1f}"  # noqa: E731
+            course = r.get("numpy_course")
+            t = r.get("torch")
+            rows.append([r["dtype"], r["batch"], f"{r['flops'] / 1e6:.2f}",
+                         f"{course * 1e6:.0f} ({gf(course)})" if course else "n/a (float64 only)",
+                         f"{r['numpy_ref'] * 1e6:.0f} ({gf(r['numpy_ref'])})",
+                         f"{t * 1e6:.0f} ({gf(t)})" if t else "n/a",
+                         f"{course / t:.2f}" if course and t else "n/a",
+                         f"{r['numpy_ref'] / t:.2f}" if t else "n/a"])
+        for reason in mlp["skipped"]:
+            say(f"- {reason}")
+        say(_table(["dtype", "batch", "MFLOP/step", "course numpy µs (GFLOP/s)", "minimal numpy µs (GFLOP/s)",
+                    "torch eager µs (GFLOP/s)", "course / torch", "minimal / torch"], rows))
+        peak = ", ".join(f"{k.replace('_', ' ')} {v:.1f}" for k, v in mm.items() if k != "n")
+        say(f"Reference: a {mm['n']}×{mm['n']} matmul reaches {peak} GFLOP/s on this machine. "
+            f"FLOPs count the matmuls only (2 per multiply-add). torch uses {info.get('torch_threads')} "
+            f"threads, numpy its BLAS pool (see Machine).")
+        ratios = [r["numpy_course"] / r["torch"] for r in mlp["rows"] if r.get("numpy_course") and r.get("torch")]
+        if args.profile or (ratios and max(ratios) > 1.1):
+            prof = profile_course_step(sizes, activation, seconds=0.5 if args.quick else 1.5)
+            if prof is None:
+                say("- course step slower than 1.1× torch; install pyinstrument to profile it "
+                    "(`pip install pyinstrument`)")
+            else:
+                say("\nProfile of the course's numpy step (pyinstrument, batch 64, float64):\n```")
+                say(prof.strip())
+                say("```")
+        say()
+
+    # 5. autograd -----------------------------------------------------------------
+    if "autograd" not in args.skip:
+        say("## Autograd engine (nblib.autograd)")
+        ag = bench_autograd(100_000 if not args.quick else 20_000, repeats=1 if args.quick else 3)
+        report["autograd"] = ag
+        if "skipped" in ag:
+            say(f"- skipped: {ag['skipped']}")
+        else:
+            rows = []
+            for shape in ("chain", "wide"):
+                r = ag.get(shape, {})
+                if "error" in r:
+                    rows.append([shape, ag["nodes"], "", r["error"], ""])
+                elif r:
+                    rows.append([shape, r["nodes"], f"{r['forward_s']:.3f}", f"{r['backward_s']:.3f}",
+                                 f"{r['forward_s'] + r['backward_s']:.3f}"])
+            say(_table(["graph", "nodes", "forward s", "backward s", "total s"], rows))
+        say()
+
+    elapsed = time.perf_counter() - started
+    report["elapsed_s"] = elapsed
+    say(f"Benchmark finished in {elapsed:.0f} s.")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
