@@ -37,7 +37,7 @@ def test_environment_yml_uses_the_same_list():
     env = (ROOT / "environment.yml").read_text()
     assert "- -r requirements.txt" in env
     deps = re.findall(r"^\s+- (\S+)", env, flags=re.M)
-    assert set(deps) <= {"python=3.11", "pip", "pip:", "-r"}, deps
+    assert set(deps) <= {"conda-forge", "python=3.11", "pip", "pip:", "-r"}, deps
 
 
 def test_readme_table_lists_every_notebook():
