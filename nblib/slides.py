@@ -128,7 +128,7 @@ def _is_setup_cell(cell) -> bool:
     if not src:
         return False
     # "from x import (a,\n b)" continuation lines
-    joined = re.sub(r"\(\s*[^)]*\)", "(...)", src, flags=re.S)
+    joined = re.sub(r"import\s*\([^)]*\)", "import names", src)
     return all(_IMPORT_LINE.match(line) for line in joined.split("\n")) and \
         ("import" in src or "use_course_style" in src)
 
@@ -307,26 +307,27 @@ def ensure_assets(cache: Path = DEFAULT_CACHE, quiet: bool = False) -> dict[str,
     return result
 
 
-def install_assets(out: Path, cache: Path = DEFAULT_CACHE, quiet: bool = False) -> Path:
-    """Unpack the assets into ``out/_assets`` (skipped when already there). Returns that folder."""
-    target = Path(out) / "_assets"
-    stamp = target / "VERSIONS.txt"
-    wanted = "\n".join(ASSETS) + f"\nlayout {hashlib.sha1(repr((_LAYOUT, _SKIP)).encode()).hexdigest()}\n"
-    if stamp.exists() and stamp.read_text() == wanted:
-        return target
+def _layout_stamp() -> str:
+    return "\n".join(ASSETS) + f"\nlayout {hashlib.sha1(repr((_LAYOUT, _SKIP)).encode()).hexdigest()[:12]}\n"
+
+
+def _unpacked(cache: Path, quiet: bool = False) -> Path:
+    """The files a deck needs, unpacked once into ``cache/assets-<hash>/`` and reused."""
+    stamp = _layout_stamp()
+    folder = Path(cache) / f"assets-{hashlib.sha1(stamp.encode()).hexdigest()[:12]}"
+    if (folder / "VERSIONS.txt").exists():
+        return folder
     tarballs = ensure_assets(cache, quiet=quiet)
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        staging = Path(tmp) / "assets"
         for name, tarball in tarballs.items():
-            folder, keep = _LAYOUT[name]
-            unpacked = Path(tmp) / folder
+            sub, keep = _LAYOUT[name]
+            unpacked = Path(tmp) / "tar" / sub
             with tarfile.open(tarball) as tf:
                 tf.extractall(unpacked, filter="data")
             pkg = unpacked / "package"
             for part in keep:
-                src, dst = pkg / part, target / folder / part
+                src, dst = pkg / part, staging / sub / part
                 if not src.exists():
                     continue
                 dst.parent.mkdir(parents=True, exist_ok=True)
@@ -334,7 +335,23 @@ def install_assets(out: Path, cache: Path = DEFAULT_CACHE, quiet: bool = False) 
                     shutil.copytree(src, dst, ignore=shutil.ignore_patterns(*_SKIP))
                 else:
                     shutil.copy2(src, dst)
-    stamp.write_text(wanted)
+        (staging / "VERSIONS.txt").write_text(stamp)
+        if not (folder / "VERSIONS.txt").exists():  # another build may have finished first
+            shutil.rmtree(folder, ignore_errors=True)
+            staging.rename(folder)
+    return folder
+
+
+def install_assets(out: Path, cache: Path = DEFAULT_CACHE, quiet: bool = False) -> Path:
+    """Copy the assets into ``out/_assets`` (skipped when already there). Returns that folder."""
+    target = Path(out) / "_assets"
+    stamp = target / "VERSIONS.txt"
+    if stamp.exists() and stamp.read_text() == _layout_stamp():
+        return target
+    source = _unpacked(Path(cache), quiet=quiet)
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target)
     return target
 
 
