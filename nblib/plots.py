@@ -62,12 +62,13 @@ def loss_curve(ax, losses, label: str = "loss", logy: bool = False, **kwargs):
 
 # -- loss surfaces and descent paths (notebooks 02-03) ----------------------------------
 def loss_contour(ax, X, Y, Z, levels=None, *, xlabel="w", ylabel="b", minimum=None,
-                 filled=True, cmap="Blues_r", minimum_label="minimum"):
+                 filled=True, cmap="Blues", minimum_label="minimum"):
     """Contours of a loss over a 2-D parameter grid ``X, Y, Z`` (equal shapes, e.g. meshgrid).
 
     ``levels``: contour levels (default: 15 levels spaced geometrically between the
     smallest and the largest value, so the bowl's floor is visible). ``minimum``: an
-    optional (2,) point marked with a star. Returns the contour set.
+    optional (2,) point marked with a star. Filled contours are light at the bottom of
+    the bowl and darker uphill. Returns the contour set.
     """
     X, Y, Z = (np.asarray(a, dtype=float) for a in (X, Y, Z))
     if not (X.shape == Y.shape == Z.shape) or X.ndim != 2:
@@ -78,7 +79,7 @@ def loss_contour(ax, X, Y, Z, levels=None, *, xlabel="w", ylabel="b", minimum=No
         lo = max(lo, hi * 1e-6, 1e-12)
         levels = lo + np.geomspace(1e-3 * (hi - lo) + 1e-12, hi - lo, 15)
     if filled:
-        cs = ax.contourf(X, Y, Z, levels=levels, cmap=cmap, alpha=0.55, extend="max")
+        cs = ax.contourf(X, Y, Z, levels=levels, cmap=cmap, alpha=0.6, extend="both")
         ax.contour(X, Y, Z, levels=levels, colors="0.45", linewidths=0.6)
     else:
         cs = ax.contour(X, Y, Z, levels=levels, colors="0.45", linewidths=0.8)

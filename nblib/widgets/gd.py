@@ -64,8 +64,9 @@ def gd_run(lr, steps, w0, b0, x=None, y=None) -> dict:
     ratio = lr / critical
     if hist.diverged:
         if hist.step is not None and hist.step < steps or not np.isfinite(hist.losses[-1]):
-            status = (f"diverged after {hist.step} steps: lr = {lr:.3g} is above 2/λ_max = {critical:.4f} "
-                      f"({hist.cause})")
+            what = hist.cause.split(" at step")[0]  # "loss became inf" or "loss grew above ..."
+            status = (f"diverged after {hist.step} steps ({what}): lr = {lr:.3g} is above "
+                      f"2/λ_max = {critical:.4f}")
         else:
             status = (f"diverging: the loss grew from {hist.losses[0]:.3g} to {hist.losses[-1]:.3g} in "
                       f"{hist.steps} steps; lr = {lr:.3g} is above 2/λ_max = {critical:.4f}")
@@ -126,6 +127,8 @@ def gd_explorer(preset=None, x=None, y=None) -> Explorer:
     ax_d.plot(grid_x, 2 + 3 * grid_x, color=BLACK, lw=1.2, ls=":", label="true line 2 + 3x")
     ax_d.plot(grid_x, b_star + w_star * grid_x, color=GREEN, lw=1.5, ls="--", label="least squares")
     fit_line, = ax_d.plot([], [], color=VERMILION, lw=2, label="GD line")
+    note = ax_d.text(0.97, 0.04, "", transform=ax_d.transAxes, ha="right", va="bottom", color=VERMILION,
+                     fontsize=10, fontweight="bold")
     ax_d.set(xlim=(-3.2, 3.2), ylim=(-14, 18), xlabel="x", ylabel="y",
              title="Data, true line and the GD line")
     ax_d.legend(loc="upper left", fontsize=9)
@@ -140,14 +143,16 @@ def gd_explorer(preset=None, x=None, y=None) -> Explorer:
         w, b = hist.final
         if hist.diverged:  # its line would be a vertical streak: leave it out, say why
             fit_line.set_data([], [])
+            note.set_text(f"diverged: lr > 2/λ_max = {critical:.3f}")
         else:
             fit_line.set_data(grid_x, b + w * grid_x)
+            note.set_text("")
         if hist.diverged:
             return f"<span style='color:#D55E00'><b>{run['status']}</b></span>"
         return run["status"]
 
     explorer = Explorer(f"Gradient descent on the line (2/λ_max = {critical:.4f})", controls, update, fig,
-                        presets=GD_PRESETS, dynamic=[path_line, start_dot, loss_line, fit_line],
+                        presets=GD_PRESETS, dynamic=[path_line, start_dot, loss_line, fit_line, note],
                         background_key=lambda lr, steps, w0, b0: int(steps))
     _apply_preset(explorer, preset)
     return explorer
