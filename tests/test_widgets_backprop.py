@@ -1,0 +1,108 @@
+"""Notebook 04-05 explorers: the training runs, the fast training path, the playground's
+updates and presets, and the backward stepper's stages."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from nblib import layers as L
+from nblib.autograd import Value
+from nblib.widgets import backprop as B
+
+
+@pytest.mark.parametrize("activation", list(L.ACTIVATIONS))
+def test_fast_training_math_equals_nblib_layers(activation):
+    X, y = B.make_dataset("spirals")
+    net = L.MLP([2, 7, 5, 3], activation=activation, init="xavier", seed=3)
+    loss, grads = net.loss_and_grads(X, y)
+    f_loss, f_grads, logits = B._fast_loss_and_grads(net.params, net.num_layers, activation, X, y)
+    assert f_loss == pytest.approx(loss, rel=1e-12)
+    np.testing.assert_allclose(logits, net.forward(X), rtol=1e-12, atol=1e-13)
+    for k in grads:
+        np.testing.assert_allclose(f_grads[k], grads[k], rtol=1e-9, atol=1e-14, err_msg=k)
+
+
+def test_train_run_learns_moons_and_records_snapshots():
+    run = B.train_run("moons", layers=1, hidden=16, activation="relu", lr=0.5, init="he", epochs=300)
+    assert run["diverged_at"] is None
+    assert run["losses"][-1] < 0.3 * run["losses"][0]
+    assert run["acc"][-1] > 0.95
+    assert run["snap_epochs"][0] == 0 and run["snap_epochs"][-1] == 300
+    assert len(run["images"]) == len(run["snap_epochs"])
+    img = run["images"][-1]
+    assert img.shape == (B.GRID, B.GRID, 3) and 0 <= img.min() and img.max() <= 1
+    # the final network (same object) reproduces the recorded accuracy
+    assert (run["net"].predict(run["X"]) == run["y"]).mean() == pytest.approx(run["acc"][-1])
+
+
+def test_zero_init_keeps_hidden_units_identical():
+    run = B.train_run("xor", layers=1, hidden=8, activation="tanh", lr=0.5, init="zeros", epochs=50)
+    W1 = run["net"].params["W1"]
+    assert np.allclose(W1, W1[:, :1])          # symmetry never broken
+    assert run["losses"][-1] > 0.6             # so XOR is not learned
+
+
+def test_playground_updates_presets_and_cache():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pg = B.training_playground()
+        n_runs = len(pg.cache)
+        statuses = set()
+        for e in range(0, B.MAX_EPOCHS + 1, 100):
+            pg.set(epoch=e)
+            statuses.add(pg.status_text)
+        assert len(pg.cache) == n_runs == 1      # moving the epoch never retrains
+        assert len(statuses) == 11
+        for name, values in B.PLAYGROUND_PRESETS.items():
+            pg.preset(name)
+            assert pg.values() == values
+    assert "higher than at the start" in B.training_playground("learning rate too high").status_text
+    assert "hardly moved" in B.training_playground("zero init: symmetry").status_text
+    with pytest.raises(KeyError, match="no preset"):
+        pg.preset("nope")
+    text = pg._repr_mimebundle_()["text/plain"]
+    assert text.startswith("Training playground [dataset=")
+
+
+def test_train_run_bad_input():
+    with pytest.raises(ValueError, match="make_dataset: dataset must be one of"):
+        B.train_run("circles")
+    with pytest.raises(ValueError, match="train_run: activation must be one of"):
+        B.train_run("moons", activation="swish")
+
+
+def _expr():
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    c = a * b
+    c.label = "c"
+    out = (c + a * a).tanh()
+    out.label = "out"
+    return a, b, out
+
+
+def test_backward_snapshots_end_at_backward_and_accumulate():
+    a, b, out = _expr()
+    stages = B.backward_snapshots(out)
+    final = (a.grad, b.grad)
+    out.backward()
+    assert (a.grad, b.grad) == final
+    assert len(stages) == len(out.topological_order()) + 1
+    assert all(g is None for g in stages[0]["grads"].values())
+    assert stages[1]["grads"][stages[1]["node"]] == 1.0     # the root is seeded with 1
+    a_id = [n for n, v in zip(stages[-1]["grads"], out.topological_order()) if v is a][0]
+    # a receives from two nodes (c = a*b and a*a): its grad grows in two steps
+    seen = [st["grads"][a_id] for st in stages if st["grads"][a_id] is not None]
+    assert len(set(seen)) == 2 and seen[-1] == final[0]
+
+
+def test_backward_stepper_walks_all_stages():
+    _, _, out = _expr()
+    st = B.backward_stepper(out)
+    n = st.controls["stage"].max
+    texts = set()
+    for s in range(n + 1):
+        st.set(stage=s)
+        texts.add(st.status_text)
+    assert len(texts) == n + 1
+    assert "Forward pass done" in B.backward_stepper(out).status_text
