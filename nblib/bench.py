@@ -40,6 +40,7 @@ import base64
 import contextlib
 import hashlib
 import importlib
+import inspect
 import json
 import os
 import pkgutil
@@ -357,10 +358,27 @@ def first_difference(a, b) -> str | None:
 # ------------------------------------------------------------------------------------
 # Explorers
 # ------------------------------------------------------------------------------------
+def _is_explorer_factory(name, obj) -> bool:
+    if not callable(obj) or isinstance(obj, type):
+        return False
+    if name.endswith("_explorer"):
+        return True
+    try:
+        ann = inspect.signature(obj).return_annotation
+    except (TypeError, ValueError):
+        return False
+    return ann == "Explorer" or getattr(ann, "__name__", None) == "Explorer"
+
+
 def discover_explorers():
-    """``(found, skipped)``: found = ``[(qualified name, factory)]`` for every callable whose
-    name ends in ``_explorer`` in the ``__all__`` of a module of :mod:`nblib.widgets`;
-    skipped = ``[(module, reason)]`` for modules that failed to import."""
+    """Every explorer factory of :mod:`nblib.widgets`: ``(found, skipped)``.
+
+    A factory is a public name (in the module's ``__all__``) of a module
+    ``nblib/widgets/<name>.py`` that ends in ``_explorer`` or is annotated
+    ``-> Explorer``; it must build an explorer when called without arguments. A module
+    may also list its factories in ``EXPLORERS = ["name", ...]``.
+    ``found = [(qualified name, factory)]``; ``skipped = [(module, reason)]``.
+    """
     import nblib.widgets as pkg
 
     found, skipped = [], []
@@ -373,14 +391,44 @@ def discover_explorers():
         except Exception as exc:  # report, never crash the benchmark
             skipped.append((modname, f"import failed: {type(exc).__name__}: {exc}"))
             continue
-        names = [n for n in getattr(module, "__all__", ()) if n.endswith("_explorer")]
+        names = list(getattr(module, "EXPLORERS", ()))
+        names += [n for n in getattr(module, "__all__", ())
+                  if n not in names and _is_explorer_factory(n, getattr(module, n, None))]
         if not names:
-            skipped.append((modname, "no *_explorer in __all__"))
+            skipped.append((modname, "no explorer factory in __all__"))
         for name in names:
             factory = getattr(module, name, None)
-            if callable(factory):
+            if not callable(factory):
+                continue
+            required = required_arguments(factory)
+            if required == ["root"] and _example_root() is not None:
+                found.append((f"{info.name}.{name}", lambda f=factory: f(_example_root())))
+            elif required:
+                skipped.append((f"{info.name}.{name}", f"needs arguments ({', '.join(required)}); "
+                                                       f"list a no-argument wrapper in EXPLORERS to include it"))
+            else:
                 found.append((f"{info.name}.{name}", factory))
     return found, skipped
+
+
+def _example_root():
+    """A small autograd graph (a 2-input tanh neuron, 10 nodes) for explorers that take ``root``."""
+    try:
+        from .autograd import Value
+    except ImportError:
+        return None
+    x1, x2, w1, w2, b = Value(2.0), Value(0.0), Value(-3.0), Value(1.0), Value(6.8813735870195432)
+    return ((x1 * w1 + x2 * w2) + b).tanh()
+
+
+def required_arguments(fn) -> list:
+    """Names of the parameters of ``fn`` that have no default."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.default is p.empty
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
 def sweep_values(control, k: int) -> list:
@@ -403,7 +451,10 @@ def sweep_values(control, k: int) -> list:
         opts = list(control.options)
         idx = np.unique(np.linspace(0, len(opts) - 1, k).round().astype(int))
         return [opts[i][1] if isinstance(opts[i], tuple) else opts[i] for i in idx]
-    if hasattr(control, "options") and not isinstance(control, w.SelectMultiple):
+    if isinstance(control, w.SelectMultiple):
+        opts = [o[1] if isinstance(o, tuple) else o for o in control.options]
+        return [(o,) for o in opts] + [tuple(opts)]
+    if hasattr(control, "options"):
         opts = list(control.options)
         return [o[1] if isinstance(o, tuple) else o for o in opts]
     return []
@@ -603,7 +654,34 @@ def numpy_reference_step(params, X, y, lr=0.01):
     return loss
 
 
-def bench_mlp(sizes, activation, batches=(64, 128), dtypes=("float64", "float32"), min_time=0.2) -> dict:
+@contextlib.contextmanager
+def _threads(n):
+    """Limit numpy's BLAS and torch to ``n`` threads inside the block (None: leave as is)."""
+    if n is None:
+        yield
+        return
+    try:
+        import torch
+        before = torch.get_num_threads()
+    except ImportError:
+        torch, before = None, None
+    try:
+        from threadpoolctl import threadpool_limits
+        limiter = threadpool_limits(limits=n)
+    except ImportError:
+        limiter = contextlib.nullcontext()
+    with limiter:
+        if torch is not None:
+            torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            if torch is not None:
+                torch.set_num_threads(before)
+
+
+def bench_mlp(sizes, activation, batches=(64, 128), dtypes=("float64", "float32"), min_time=0.2,
+              threads=(None, 1)) -> dict:
     """Time per SGD step: the course's numpy MLP (``nblib.layers.MLP`` + ``nblib.optim.SGD``,
     float64 only: it converts its inputs to float64), the bench's reference numpy step,
     and PyTorch CPU eager (``nn.Linear``/``ReLU``, ``F.cross_entropy``, ``torch.optim.SGD``)."""
@@ -621,10 +699,11 @@ def bench_mlp(sizes, activation, batches=(64, 128), dtypes=("float64", "float32"
         course = (MLP, SGD)
     except Exception as exc:
         results["skipped"].append(f"course numpy MLP unavailable ({type(exc).__name__}: {exc})")
-    for dtype in dtypes:
-        for batch in batches:
+    for nthreads, dtype, batch in [(t, d, b) for t in threads for d in dtypes for b in batches]:
+        with _threads(nthreads):
             X, y, params = _data(sizes, batch, dtype)
-            row = {"dtype": dtype, "batch": batch, "flops": mlp_flops(sizes, batch)}
+            row = {"threads": "default" if nthreads is None else nthreads, "dtype": dtype, "batch": batch,
+                   "flops": mlp_flops(sizes, batch)}
             p = {k: v.copy() for k, v in params.items()}
             row["numpy_ref"] = _time_per_call(lambda: numpy_reference_step(p, X, y), min_time)
             if course is not None and dtype == "float64":
@@ -851,6 +930,11 @@ def main(argv=None) -> int:
         + (f" ({info['torch_threads']} intra-op threads)" if info.get("torch") else ""))
     for pool in info["threadpools"]:
         say(f"- thread pool: {pool}")
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    report["load_at_start"] = load
+    if load:
+        say(f"- load average at start (1/5/15 min): {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}"
+            + ("  (other work is running: timings are inflated)" if load[0] > 0.5 * info["nproc"] else ""))
     say(f"- thread variables in this process: {info['env_threads'] or 'none set'}; "
         f"notebook kernels run with OMP_NUM_THREADS=1 as in the test suite")
     say()
@@ -919,7 +1003,7 @@ def main(argv=None) -> int:
             gf = lambda s: f"{r['flops'] / s / 1e9:.1f}"  # noqa: E731
             course = r.get("numpy_course")
             t = r.get("torch")
-            rows.append([r["dtype"], r["batch"], f"{r['flops'] / 1e6:.2f}",
+            rows.append([r["threads"], r["dtype"], r["batch"], f"{r['flops'] / 1e6:.2f}",
                          f"{course * 1e6:.0f} ({gf(course)})" if course else "n/a (float64 only)",
                          f"{r['numpy_ref'] * 1e6:.0f} ({gf(r['numpy_ref'])})",
                          f"{t * 1e6:.0f} ({gf(t)})" if t else "n/a",
@@ -927,13 +1011,15 @@ def main(argv=None) -> int:
                          f"{r['numpy_ref'] / t:.2f}" if t else "n/a"])
         for reason in mlp["skipped"]:
             say(f"- {reason}")
-        say(_table(["dtype", "batch", "MFLOP/step", "course numpy µs (GFLOP/s)", "minimal numpy µs (GFLOP/s)",
+        say(_table(["threads", "dtype", "batch", "MFLOP/step", "course numpy µs (GFLOP/s)", "minimal numpy µs (GFLOP/s)",
                     "torch eager µs (GFLOP/s)", "course / torch", "minimal / torch"], rows))
         peak = ", ".join(f"{k.replace('_', ' ')} {v:.1f}" for k, v in mm.items() if k != "n")
         say(f"Reference: a {mm['n']}×{mm['n']} matmul reaches {peak} GFLOP/s on this machine. "
-            f"FLOPs count the matmuls only (2 per multiply-add). torch uses {info.get('torch_threads')} "
-            f"threads, numpy its BLAS pool (see Machine).")
+            f"FLOPs count the matmuls only (2 per multiply-add). threads 'default': torch's "
+            f"{info.get('torch_threads')} intra-op threads and numpy's BLAS pool as the machine gives them "
+            f"(see Machine); '1': both limited to one thread (threadpoolctl, torch.set_num_threads).")
         ratios = [r["numpy_course"] / r["torch"] for r in mlp["rows"] if r.get("numpy_course") and r.get("torch")]
+        report["mlp"]["worst_course_over_torch"] = max(ratios) if ratios else None
         if args.profile or (ratios and max(ratios) > 1.1):
             prof = profile_course_step(sizes, activation, seconds=0.5 if args.quick else 1.5)
             if prof is None:
@@ -966,7 +1052,10 @@ def main(argv=None) -> int:
 
     elapsed = time.perf_counter() - started
     report["elapsed_s"] = elapsed
-    say(f"Benchmark finished in {elapsed:.0f} s.")
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    report["load_at_end"] = load
+    say(f"Benchmark finished in {elapsed:.0f} s" + (f"; load average at the end {load[0]:.2f} / {load[1]:.2f} / "
+                                                     f"{load[2]:.2f}." if load else "."))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
     return 0

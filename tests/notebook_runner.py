@@ -1,0 +1,43 @@
+"""Helpers for the tests that execute notebooks (no-network, determinism).
+
+The execution and comparison code lives in :mod:`nblib.bench` (the benchmark uses the
+same functions); this module only adds the list of notebooks and a per-process cache,
+so that one test session executes each notebook at most once outside nbval.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+
+from nblib.bench import comparable_outputs, execute_notebook, find_notebooks, first_difference, offline_env
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = find_notebooks(REPO / "notebooks")
+
+
+def notebook_params():
+    """``pytest.param`` per course notebook (one skipped placeholder while there are none)."""
+    if not NOTEBOOKS:
+        return [pytest.param(None, id="no-notebooks-yet",
+                             marks=pytest.mark.skip(reason="no notebooks/NN_*.ipynb yet"))]
+    return [pytest.param(p, id=p.stem) for p in NOTEBOOKS]
+
+
+@functools.lru_cache(maxsize=None)
+def run_offline(path: Path):
+    """Execute ``path`` once in a fresh kernel with non-loopback networking blocked."""
+    return execute_notebook(path, env=offline_env(), timeout=300)
+
+
+def difference_from_stored(path: Path, run) -> str | None:
+    """Compare a fresh run with the outputs stored in the file, the way nbval strict does:
+    text outputs after the sanitize patterns, images and widget ids left out, cells
+    tagged nbval-ignore-output/nbval-skip left out. ``None`` when equal."""
+    import nbformat
+
+    stored = comparable_outputs(nbformat.read(path, as_version=4), images="skip", respect_tags=True)
+    fresh = comparable_outputs(run.nb, images="skip", respect_tags=True)
+    return first_difference(stored, fresh)

@@ -1,0 +1,116 @@
+"""Every notebook gives the same outputs on every run.
+
+Three executions prove it for each notebook:
+
+* the stored outputs (the committed, executed notebook);
+* nbval strict's run in the same ``pytest`` call, compared with the stored outputs;
+* the offline run of ``test_no_network.py``, also compared with the stored outputs.
+
+Images are not compared there (nbval never compares ``image/png``; figures depend on the
+machine's fonts); ``python -m nblib.bench`` executes every notebook three times and also
+compares the images, by SHA-256. This module holds the cheaper checks that make those
+comparisons meaningful: the stored notebooks are fully executed in order; the output
+comparison does detect a change; nblib's random functions depend only on their seed and
+leave numpy's global random state alone; an explorer built twice draws the same thing.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+
+import nbformat
+import numpy as np
+import pytest
+
+from nblib.bench import comparable_outputs, discover_explorers, first_difference
+from notebook_runner import notebook_params
+
+
+@pytest.mark.parametrize("path", notebook_params())
+def test_stored_notebook_is_executed_in_order(path):
+    """nbval strict compares only executed cells: every code cell must be executed, 1..n."""
+    nb = nbformat.read(path, as_version=4)
+    counts = [c.execution_count for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    assert counts == list(range(1, len(counts) + 1)), f"{path.name}: execution counts {counts}"
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+    errors = [o.get("ename") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert not errors, f"{path.name} is stored with errors: {errors}"
+
+
+def _tiny_notebook():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print(1)", execution_count=1)
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="loss 0.125\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="took 12.3 ms\n"),
+        nbformat.v4.new_output("display_data", data={"text/plain": "Figure", "image/png": "AAAA",
+                                                     "application/vnd.jupyter.widget-view+json": {"model_id": "a"}}),
+    ]
+    nb.cells = [cell]
+    return nb
+
+
+def test_output_comparison_detects_changes():
+    a = _tiny_notebook()
+    same = copy.deepcopy(a)
+    same.cells[0].outputs[1]["text"] = "took 99 ms\n"  # a timing: sanitized, as nbval does
+    same.cells[0].outputs[2]["data"]["application/vnd.jupyter.widget-view+json"] = {"model_id": "b"}
+    assert first_difference(comparable_outputs(a), comparable_outputs(same)) is None
+    text = copy.deepcopy(a)
+    text.cells[0].outputs[0]["text"] = "loss 0.126\n"
+    assert "0.126" in first_difference(comparable_outputs(a), comparable_outputs(text))
+    image = copy.deepcopy(a)
+    image.cells[0].outputs[2]["data"]["image/png"] = "AAAB"
+    assert first_difference(comparable_outputs(a, images="hash"), comparable_outputs(image, images="hash"))
+    assert first_difference(comparable_outputs(a, images="skip"), comparable_outputs(image, images="skip")) is None
+
+
+def _digest(obj) -> str:
+    h = hashlib.sha256()
+    for part in obj if isinstance(obj, tuple) else (obj,):
+        h.update(np.ascontiguousarray(part).tobytes())
+    return h.hexdigest()
+
+
+def _seeded_calls():
+    from nblib import data
+    calls = {name: (lambda f=getattr(data, name): f(seed=3)) for name in ("blobs", "moons", "spirals", "xor")}
+    calls["linear_data"] = lambda: data.linear_data(seed=3)
+    try:
+        from nblib import layers
+        calls["layers.MLP init"] = lambda: tuple(layers.MLP([4, 5, 3], seed=3).params.values())
+    except ImportError:
+        pass
+    try:
+        from nblib import train
+        calls["train.minibatches"] = lambda: tuple(train.minibatches(10, 3, 3))
+    except ImportError:
+        pass
+    try:
+        from nblib import digits
+        calls["digits.stratified_split"] = lambda: digits.stratified_split(np.arange(40) % 4, seed=3)
+    except ImportError:
+        pass
+    return calls
+
+
+@pytest.mark.parametrize("name", list(_seeded_calls()))
+def test_seeded_functions_repeat_and_leave_global_state_alone(name):
+    call = _seeded_calls()[name]
+    np.random.seed(12345)
+    before = np.random.get_state()[1].copy()
+    first, second = _digest(call()), _digest(call())
+    assert first == second, f"{name} gave different results for the same seed"
+    assert np.array_equal(np.random.get_state()[1], before), f"{name} used numpy's global random state"
+
+
+def test_explorers_draw_the_same_twice():
+    found, _ = discover_explorers()
+    if not found:
+        pytest.skip("no explorers yet")
+    for name, factory in found:
+        a, b = factory(), factory()
+        assert a.summary() == b.summary(), name
+        assert hashlib.sha256(a._image.value).digest() == hashlib.sha256(b._image.value).digest(), name
