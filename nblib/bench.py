@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import gc
 import hashlib
 import importlib
 import inspect
@@ -491,6 +492,10 @@ def bench_explorer(factory, k: int = 12) -> dict:
         "median_draw_ms": float(np.median([d for _, d in rows])),
         "worst_control": worst,
         "worst_ms": float(max(c + d for c, d in per_control[worst])),
+        "per_control": {n: {"median_ms": float(np.median([c + d for c, d in ts])),
+                            "median_compute_ms": float(np.median([c for c, _ in ts])),
+                            "median_draw_ms": float(np.median([d for _, d in ts]))}
+                        for n, ts in per_control.items() if ts},
     }
     with contextlib.suppress(Exception):
         explorer.close()
@@ -791,8 +796,11 @@ def bench_autograd(nodes: int = 100_000, repeats: int = 3) -> dict:
     """Forward + backward of graphs of about ``nodes`` nodes in :mod:`nblib.autograd`.
 
     Two shapes: a chain (depth = nodes: tests that backward needs no recursion) and a
-    wide graph (a sum of products of a few hundred leaves). Times are medians of
-    ``repeats``; ``nodes`` counts every Value created (leaves included).
+    wide graph (a sum of products of a few hundred leaves); the chain once more with
+    Python's cyclic garbage collector paused (each node's backward closure refers to the
+    node itself, a reference cycle, so building a big graph triggers many collections that
+    walk every live object, torch's included). Times are medians of ``repeats``;
+    ``nodes`` counts the nodes of the graph (leaves included).
     """
     try:
         ag = importlib.import_module("nblib.autograd")
@@ -819,18 +827,24 @@ def bench_autograd(nodes: int = 100_000, repeats: int = 3) -> dict:
             total = total + leaves[i % 300] * leaves[(7 * i + 3) % 300]
         return total
 
-    for name, build in (("chain", chain), ("wide", wide)):
+    for name, build, paused in (("chain", chain, False), ("wide", wide, False),
+                                ("chain, gc paused", chain, True)):
         fwd, bwd = [], []
         for _ in range(repeats):
+            gc.collect()
+            if paused:
+                gc.disable()
             t0 = time.perf_counter()
             y = build()
             t1 = time.perf_counter()
             try:
                 order = y.backward()
             except RecursionError as exc:
+                gc.enable()
                 out[name] = {"error": f"RecursionError in backward ({exc})"}
                 break
             t2 = time.perf_counter()
+            gc.enable()
             fwd.append(t1 - t0)
             bwd.append(t2 - t1)
             count = len(order) if isinstance(order, list) else None
@@ -987,6 +1001,13 @@ def main(argv=None) -> int:
         if rows:
             say(_table(["explorer", "changes", "median ms", "p95 ms", "median compute / draw ms",
                         "slowest control (max ms)", "build ms"], rows))
+            slow = {q: r for q, r in report["explorers"].items() if r.get("median_ms", 0) > 50}
+            if slow:
+                say("\nPer control, for explorers above the 50 ms target (median ms: compute / draw):")
+                for q, r in slow.items():
+                    parts = ", ".join(f"{n} {v['median_compute_ms']:.0f} / {v['median_draw_ms']:.0f}"
+                                      for n, v in r["per_control"].items())
+                    say(f"- {q}: {parts}")
         for mod, reason in skipped:
             say(f"- skipped {mod}: {reason}")
         say()
@@ -1040,7 +1061,7 @@ def main(argv=None) -> int:
             say(f"- skipped: {ag['skipped']}")
         else:
             rows = []
-            for shape in ("chain", "wide"):
+            for shape in ("chain", "wide", "chain, gc paused"):
                 r = ag.get(shape, {})
                 if "error" in r:
                     rows.append([shape, ag["nodes"], "", r["error"], ""])

@@ -8,6 +8,7 @@ so that one test session executes each notebook at most once outside nbval.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,22 @@ def difference_from_stored(path: Path, run) -> str | None:
     stored = comparable_outputs(nbformat.read(path, as_version=4), images="skip", respect_tags=True)
     fresh = comparable_outputs(run.nb, images="skip", respect_tags=True)
     return first_difference(stored, fresh)
+
+
+def kernels_offline() -> bool:
+    """True when this process's environment already blocks the network in the kernels it
+    starts (``PYTHONPATH`` holds the guard of :func:`nblib.bench.offline_env` and
+    ``NBLIB_OFFLINE=1``), e.g. because ``tests/conftest.py`` applied it: then nbval's own
+    run of each notebook is an offline run."""
+    if os.environ.get("NBLIB_OFFLINE") != "1":
+        return False
+    for folder in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        guard = Path(folder) / "sitecustomize.py" if folder else None
+        if guard and guard.is_file() and "NetworkBlockedError" in guard.read_text(encoding="utf-8"):
+            return True
+    return False
+
+
+def nbval_runs(request, path: Path) -> bool:
+    """True when nbval executes ``path`` in this session (its cells were collected)."""
+    return any(Path(str(item.fspath)).resolve() == path.resolve() for item in request.session.items)

@@ -8,6 +8,10 @@ name lookup to a host that is not loopback (the kernel itself talks to this proc
 ZMQ on 127.0.0.1). The first tests prove that the guard blocks and that loopback still
 works, inside a real kernel; then every notebook is executed once under it. Together
 with nbval's run, that run also shows each notebook reproducing its stored outputs.
+
+If ``tests/conftest.py`` puts the guard into the environment of every kernel (see
+``tests/notebook_runner.kernels_offline``), nbval's own run is already the offline run
+and the extra execution here is skipped for the notebooks nbval runs in the session.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import nbformat
 import pytest
 
 from nblib.bench import execute_notebook, offline_env
-from notebook_runner import REPO, difference_from_stored, notebook_params, run_offline
+from notebook_runner import (REPO, difference_from_stored, kernels_offline, nbval_runs, notebook_params,
+                             run_offline)
 
 PROBE = r'''
 import socket, urllib.request
@@ -75,7 +80,9 @@ def test_guard_is_what_blocks():
 
 
 @pytest.mark.parametrize("path", notebook_params())
-def test_notebook_runs_offline_and_reproduces_its_outputs(path):
+def test_notebook_runs_offline_and_reproduces_its_outputs(path, request):
+    if kernels_offline() and nbval_runs(request, path):
+        pytest.skip("nbval's own run of this notebook is already offline (kernels start with the guard)")
     run = run_offline(path)
     assert run.error is None, f"{path.name} failed with networking blocked:\n{run.error}"
     diff = difference_from_stored(path, run)
