@@ -587,10 +587,12 @@ DEFAULT_SIZES = (64, 128, 10)
 
 
 def capstone_architecture():
-    """``(sizes, activation, source)`` of the capstone MLP.
+    """``(sizes, activation, batch, source)`` of the capstone MLP.
 
     Looked up in :mod:`nblib.train` / :mod:`nblib.digits` (a ``CAPSTONE`` dict with
-    ``sizes`` and ``activation``, or ``CAPSTONE_SIZES``); else 64-128-10 with ReLU.
+    ``sizes``, ``activation`` and ``batch_size``); else read from the code of notebook 07
+    (its ``MLP([...], activation=...)`` and ``batch_size=``); else 64-128-10, ReLU.
+    ``batch`` is None when not found.
     """
     for modname in ("nblib.train", "nblib.digits"):
         try:
@@ -599,11 +601,22 @@ def capstone_architecture():
             continue
         spec = getattr(module, "CAPSTONE", None)
         if isinstance(spec, dict) and "sizes" in spec:
-            return tuple(int(s) for s in spec["sizes"]), spec.get("activation", "relu"), f"{modname}.CAPSTONE"
-        sizes = getattr(module, "CAPSTONE_SIZES", None)
-        if sizes is not None:
-            return tuple(int(s) for s in sizes), "relu", f"{modname}.CAPSTONE_SIZES"
-    return DEFAULT_SIZES, "relu", "default (64-128-10, ReLU)"
+            return (tuple(int(s) for s in spec["sizes"]), spec.get("activation", "relu"),
+                    spec.get("batch_size"), f"{modname}.CAPSTONE")
+    for path in sorted(NOTEBOOKS.glob("07_*.ipynb")):
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError):
+            continue
+        code = "\n".join("".join(c.get("source", "")) for c in cells if c.get("cell_type") == "code")
+        found = re.search(r"MLP\(\s*\[([\d,\s]+)\]([^)]*)\)", code)
+        if found:
+            sizes = tuple(int(v) for v in found.group(1).split(",") if v.strip())
+            act = re.search(r"activation\s*=\s*[\"'](\w+)[\"']", found.group(2))
+            batch = re.search(r"batch_size\s*=\s*(\d+)", code)
+            return (sizes, act.group(1) if act else "relu", int(batch.group(1)) if batch else None,
+                    f"notebooks/{path.name}")
+    return DEFAULT_SIZES, "relu", None, "default (64-128-10, ReLU)"
 
 
 def mlp_flops(sizes, batch) -> float:
@@ -925,7 +938,7 @@ def main(argv=None) -> int:
     if repeat < 1:
         parser.error(f"--repeat must be >= 1, got {repeat}")
     k = 5 if args.quick else 12
-    min_time = 0.05 if args.quick else 0.2
+    min_time = 0.05 if args.quick else 0.1
     started = time.perf_counter()
     report = {"repeat": repeat}
     out = []
@@ -1014,11 +1027,14 @@ def main(argv=None) -> int:
 
     # 4. MLP ------------------------------------------------------------------------
     if "mlp" not in args.skip:
-        sizes, activation, source = capstone_architecture()
-        say(f"## Capstone MLP training step ({'-'.join(map(str, sizes))}, {activation}; from {source})")
+        sizes, activation, cap_batch, source = capstone_architecture()
+        batches = tuple(sorted({64, 128} | ({cap_batch} if cap_batch else set())))
+        say(f"## Capstone MLP training step ({'-'.join(map(str, sizes))}, {activation}"
+            + (f", trained with batch {cap_batch}" if cap_batch else "") + f"; read from {source})")
         mm = bench_matmul(1024 if args.quick else 2048)
-        mlp = bench_mlp(sizes, activation, min_time=min_time)
-        report["matmul"], report["mlp"] = mm, {"sizes": sizes, "activation": activation, "source": source, **mlp}
+        mlp = bench_mlp(sizes, activation, batches=batches, min_time=min_time)
+        report["matmul"], report["mlp"] = mm, {"sizes": sizes, "activation": activation, "batch": cap_batch,
+                                               "source": source, **mlp}
         rows = []
         for r in mlp["rows"]:
             gf = lambda s: f"{r['flops'] / s / 1e9:.1f}"  # noqa: E731
