@@ -33,7 +33,7 @@ DATASETS = ("moons", "xor", "spirals")
 MAX_EPOCHS = 1000
 SNAPSHOT_EVERY = 20
 GRID = 72
-EXTENT = (-2.0, 2.0, -2.0, 2.0)  # data are standardised into this box
+EXTENT = (-2.6, 2.6, -2.6, 2.6)  # the standardised data lie inside this box
 CLASS_COLORS = np.array([[0x00, 0x72, 0xB2], [0xE6, 0x9F, 0x00], [0x00, 0x9E, 0x73]]) / 255.0
 
 PLAYGROUND_PRESETS = {
