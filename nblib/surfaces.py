@@ -5,7 +5,7 @@ Introduced in notebook 03. Each :class:`Surface` is a function of a point
 window, so that an optimizer race only needs the surface's name:
 
 * ``"bowl"``      -- ``f = (x² + y²)/2``: well conditioned (κ = 1);
-* ``"ravine"``    -- ``f = (x² + κ y²)/2`` turned by 30°, κ = 25: ill conditioned, a
+* ``"ravine"``    -- ``f = (x² + κ y²)/2`` turned by 30°, κ = 100: ill conditioned, a
   long narrow valley where plain GD zig-zags across and crawls along;
 * ``"rosenbrock"`` -- ``f = (1 - x)² + 100 (y - x²)²``: a curved banana-shaped valley,
   minimum 0 at (1, 1).
@@ -65,7 +65,7 @@ class Surface:
         return X, Y, self.f(X, Y)
 
 
-def quadratic(curvatures=(1.0, 25.0), angle_deg: float = 30.0, name: str = "ravine",
+def quadratic(curvatures=(1.0, 100.0), angle_deg: float = 30.0, name: str = "ravine",
               start=(-4.0, 2.5), lim: float = 5.0) -> Surface:
     """``f(p) = ½ pᵀ A p`` with ``A = R diag(curvatures) Rᵀ`` (R a rotation by ``angle_deg``).
 
@@ -109,13 +109,13 @@ def rosenbrock(a: float = 1.0, b: float = 100.0) -> Surface:
         x, y = p
         return np.array([[2 - 4 * b * (y - 3 * x * x), -4 * b * x], [-4 * b * x, 2 * b]])
 
-    return Surface("rosenbrock", f, grad, hessian, np.array([a, a * a]), np.array([-1.5, 2.0]),
+    return Surface("rosenbrock", f, grad, hessian, np.array([a, a * a]), np.array([-1.2, 1.0]),
                    (-2.0, 2.0), (-1.0, 3.0), np.geomspace(0.05, 2500, 16))
 
 
 SURFACES = {
     "bowl": quadratic((1.0, 1.0), 0.0, name="bowl"),
-    "ravine": quadratic((1.0, 25.0), 30.0, name="ravine"),
+    "ravine": quadratic((1.0, 100.0), 30.0, name="ravine"),
     "rosenbrock": rosenbrock(),
 }
 

@@ -176,14 +176,14 @@ def _apply_preset(explorer, preset):
 RACE_COLORS = {"SGD": BLACK, "Momentum": BLUE, "RMSProp": ORANGE, "Adam": VERMILION}
 
 RACE_PRESETS = {
-    "ravine": {"surface": "ravine", "optimizers": ("SGD", "Momentum", "RMSProp", "Adam"), "lr": 0.07,
-               "lr_adaptive": 0.3, "beta1": 0.9, "beta2": 0.999, "steps": 100},
-    "ravine, SGD too fast": {"surface": "ravine", "optimizers": ("SGD", "Momentum"), "lr": 0.085,
-                             "lr_adaptive": 0.3, "beta1": 0.9, "beta2": 0.999, "steps": 100},
+    "ravine": {"surface": "ravine", "optimizers": ("SGD", "Momentum", "RMSProp", "Adam"), "lr": 0.019,
+               "lr_adaptive": 0.1, "beta1": 0.9, "beta2": 0.999, "steps": 150},
+    "ravine, SGD too fast": {"surface": "ravine", "optimizers": ("SGD", "Momentum"), "lr": 0.021,
+                             "lr_adaptive": 0.1, "beta1": 0.9, "beta2": 0.999, "steps": 150},
+    "no momentum": {"surface": "ravine", "optimizers": ("SGD", "Momentum", "Adam"), "lr": 0.019,
+                    "lr_adaptive": 0.1, "beta1": 0.0, "beta2": 0.999, "steps": 150},
     "rosenbrock": {"surface": "rosenbrock", "optimizers": ("SGD", "Momentum", "RMSProp", "Adam"),
-                   "lr": 0.001, "lr_adaptive": 0.02, "beta1": 0.9, "beta2": 0.999, "steps": 500},
-    "no momentum": {"surface": "ravine", "optimizers": ("SGD", "Momentum", "Adam"), "lr": 0.07,
-                    "lr_adaptive": 0.3, "beta1": 0.0, "beta2": 0.999, "steps": 100},
+                   "lr": 0.0015, "lr_adaptive": 0.05, "beta1": 0.9, "beta2": 0.999, "steps": 1000},
     "bowl": {"surface": "bowl", "optimizers": ("SGD", "Momentum", "RMSProp", "Adam"), "lr": 0.3,
              "lr_adaptive": 0.3, "beta1": 0.9, "beta2": 0.999, "steps": 60},
 }
@@ -311,14 +311,14 @@ def optimizer_race(preset=None) -> Explorer:
         "surface": widgets.Dropdown(options=list(SURFACES), value="ravine", description="surface"),
         "optimizers": widgets.SelectMultiple(options=names, value=tuple(names), rows=4,
                                              description="optimizers"),
-        "lr": widgets.FloatLogSlider(value=0.07, base=10, min=-4, max=0, step=0.05, readout_format=".2g",
+        "lr": widgets.FloatLogSlider(value=0.019, base=10, min=-4, max=0, step=0.05, readout_format=".2g",
                                      description="lr SGD/Mom."),
-        "lr_adaptive": widgets.FloatLogSlider(value=0.3, base=10, min=-4, max=0, step=0.05,
+        "lr_adaptive": widgets.FloatLogSlider(value=0.1, base=10, min=-4, max=0, step=0.05,
                                               readout_format=".2g", description="lr RMS/Adam"),
         "beta1": widgets.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="β / β1"),
         "beta2": widgets.FloatSlider(value=0.999, min=0.9, max=0.999, step=0.001, readout_format=".3f",
                                      description="α / β2"),
-        "steps": widgets.IntSlider(value=100, min=10, max=500, step=10, description="steps"),
+        "steps": widgets.IntSlider(value=150, min=10, max=1000, step=10, description="steps"),
     }
     fig, axes = new_figure(11.5, 4.4, ncols=2)
     ax_c, ax_l = axes[0]
