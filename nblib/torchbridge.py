@@ -33,7 +33,8 @@ from .gradcheck import compare
 from .train import History, accuracy, minibatches
 
 __all__ = ["pick_device", "TorchMLP", "to_torch", "copy_to_torch", "copy_from_torch",
-           "numpy_trace", "torch_trace", "forward_backward_table", "OPTIMIZERS", "step_matched", "fit_torch"]
+           "numpy_trace", "torch_trace", "forward_backward_table", "OPTIMIZERS", "step_matched", "param_diff",
+           "fit_torch"]
 
 
 def pick_device(prefer: str | None = None, verbose: bool = True) -> torch.device:
@@ -258,11 +259,12 @@ def step_matched(net, X, y, optimizer: str = "sgd", lr: float = 0.1, steps: int 
         loss.backward()
         opt_t.step()
         loss_t[s] = float(loss.detach().cpu())
-        diff[s] = _param_diff(ours, module)
+        diff[s] = param_diff(ours, module)
     return {"loss_numpy": loss_np, "loss_torch": loss_t, "param_diff": diff, "net": ours, "module": module}
 
 
-def _param_diff(net, module) -> float:
+def param_diff(net, module) -> float:
+    """Largest |numpy - torch| over all parameters of ``net`` and its twin ``module`` (numpy layout)."""
     worst = 0.0
     for i in range(1, len(net.sizes)):
         fc = getattr(module, f"fc{i}")

@@ -163,22 +163,25 @@ def _progress(total, desc):
     return tqdm(total=total, desc=desc, unit="epoch", leave=True)
 
 
-def plot_history(axes, histories, colors=None):
+def plot_history(axes, histories, colors=None, linewidths=None):
     """Learning curves: loss on ``axes[0]``, accuracy on ``axes[1]``, for each :class:`History`.
 
     Training curves dashed, validation solid; a dot marks each run's best epoch.
-    ``colors``: one colour per history (defaults to the course palette).
+    ``colors``: one colour per history (defaults to the course palette); ``linewidths``:
+    one width per history (e.g. a wide pale line under a thin one, when two runs coincide).
     """
     from .plots import PALETTE
 
     if len(axes) != 2:
         raise ValueError(f"plot_history: pass two axes (loss, accuracy), got {len(axes)}")
     colors = colors or PALETTE
-    for h, c in zip(histories, colors):
+    linewidths = linewidths or [2.0] * len(histories)
+    for h, c, lw in zip(histories, colors, linewidths):
         ep = np.arange(1, h.epochs + 1)
+        alpha = 0.55 if lw > 2.5 else 1.0
         for ax, key in zip(axes, ("loss", "acc")):
-            ax.plot(ep, getattr(h, f"train_{key}"), ls="--", color=c, label=f"{h.name} (train)")
-            ax.plot(ep, getattr(h, f"val_{key}"), color=c, label=f"{h.name} (validation)")
+            ax.plot(ep, getattr(h, f"train_{key}"), ls="--", color=c, lw=lw, alpha=alpha, label=f"{h.name} (train)")
+            ax.plot(ep, getattr(h, f"val_{key}"), color=c, lw=lw, alpha=alpha, label=f"{h.name} (validation)")
             ax.plot(h.best_epoch + 1, getattr(h, f"val_{key}")[h.best_epoch], "o", color=c, ms=7)
     axes[0].set(xlabel="epoch", ylabel="cross-entropy loss", yscale="log")
     axes[1].set(xlabel="epoch", ylabel="accuracy")

@@ -1,0 +1,85 @@
+"""nblib.train: mini-batches, the numpy fit loop (schedule, early stopping, history), metrics."""
+
+import numpy as np
+import pytest
+
+from nblib import layers, optim, train
+from nblib.data import blobs
+
+
+def test_minibatches_cover_every_index_once():
+    batches = train.minibatches(103, 10, np.random.default_rng(0))
+    assert [len(b) for b in batches] == [10] * 10 + [3]
+    assert np.array_equal(np.sort(np.concatenate(batches)), np.arange(103))
+    again = train.minibatches(103, 10, 0)
+    assert all(np.array_equal(a, b) for a, b in zip(train.minibatches(103, 10, 0), again))
+    with pytest.raises(ValueError, match="batch_size must be > 0"):
+        train.minibatches(10, 0, 0)
+
+
+def test_confusion_matrix_and_accuracy():
+    t = np.array([0, 0, 1, 2, 2, 2])
+    p = np.array([0, 1, 1, 2, 0, 2])
+    M = train.confusion_matrix(t, p, 3)
+    expected = np.zeros((3, 3), int)
+    for a, b in zip(t, p):
+        expected[a, b] += 1
+    np.testing.assert_array_equal(M, expected)
+    assert train.accuracy(p, t) == pytest.approx(4 / 6)
+    with pytest.raises(ValueError, match="y_pred has shape"):
+        train.confusion_matrix(t, p[:3], 3)
+
+
+def _data():
+    X, y = blobs(n_per_class=60, centers=((-2, 0), (2, 0), (0, 2.5)), std=0.9, seed=0)
+    return X[:120], y[:120], X[120:], y[120:]
+
+
+def test_fit_equals_a_hand_written_loop():
+    Xtr, ytr, Xva, yva = _data()
+    net = layers.MLP([2, 8, 3], seed=1)
+    ref = layers.MLP([2, 8, 3], seed=1)
+    sched = optim.StepDecay(0.1, step_size=2, gamma=0.5)
+    hist = train.fit(net, optim.SGD(0.1), Xtr, ytr, Xva, yva, epochs=5, batch_size=16, seed=4,
+                     schedule=sched, progress=False)
+    # the same loop written out: the batches of minibatches(seed 4), lr set per epoch
+    rng, opt, val = np.random.default_rng(4), optim.SGD(0.1), []
+    snapshots = []
+    for epoch in range(5):
+        opt.lr = sched(epoch)
+        for idx in train.minibatches(len(ytr), 16, rng):
+            _, g = ref.loss_and_grads(Xtr[idx], ytr[idx])
+            opt.step(ref.params, g)
+        val.append(ref.loss_and_grads(Xva, yva)[0])
+        snapshots.append({k: v.copy() for k, v in ref.params.items()})
+    np.testing.assert_allclose(hist.val_loss, val, rtol=1e-12)
+    assert hist.lr == [0.1, 0.1, 0.05, 0.05, 0.025]
+    best = int(np.argmin(val))
+    assert hist.best_epoch == best
+    for k in net.params:                                   # the best epoch's parameters are restored
+        np.testing.assert_array_equal(net.params[k], snapshots[best][k])
+    assert len(hist.epoch_time) == 5 and all(t > 0 for t in hist.epoch_time)
+
+
+def test_early_stopping_stops_after_patience_and_restores_best():
+    Xtr, ytr, Xva, yva = _data()
+    net = layers.MLP([2, 64, 3], seed=0)
+    # a large learning rate without decay: the validation loss stops improving quickly
+    hist = train.fit(net, optim.Adam(0.05), Xtr, ytr, Xva, yva, epochs=200, batch_size=8, seed=0,
+                     patience=3, progress=False)
+    assert hist.stopped_early and hist.epochs < 200
+    assert hist.epochs - 1 - hist.best_epoch == 3           # exactly `patience` epochs without improvement
+    assert hist.val_loss[hist.best_epoch] == min(hist.val_loss)
+    assert net.loss_and_grads(Xva, yva)[0] == pytest.approx(min(hist.val_loss), rel=1e-12)
+    assert "stopped early" in repr(hist)
+
+
+def test_fit_validates_inputs():
+    Xtr, ytr, Xva, yva = _data()
+    net = layers.MLP([2, 4, 3], seed=0)
+    with pytest.raises(ValueError, match="y_train has shape"):
+        train.fit(net, optim.SGD(0.1), Xtr, ytr[:-1], Xva, yva, progress=False)
+    with pytest.raises(TypeError, match="net must be an nblib MLP"):
+        train.fit(object(), optim.SGD(0.1), Xtr, ytr, Xva, yva, progress=False)
+    with pytest.raises(TypeError, match="schedule must be a function"):
+        train.fit(net, optim.SGD(0.1), Xtr, ytr, Xva, yva, schedule=0.1, progress=False)
