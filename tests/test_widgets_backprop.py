@@ -31,7 +31,11 @@ def test_train_run_learns_moons_and_records_snapshots():
     assert run["snap_epochs"][0] == 0 and run["snap_epochs"][-1] == 300
     assert len(run["images"]) == len(run["snap_epochs"])
     img = run["images"][-1]
-    assert img.shape == (B.GRID, B.GRID, 3) and 0 <= img.min() and img.max() <= 1
+    assert img.shape == (B.GRID, B.GRID, 3) and img.dtype == np.uint8
+    # the image is the class-probability picture of the final network
+    probs = B._softmax(run["net"].forward(B._GRID_POINTS))
+    expected = (B.region_rgb(probs) * 255).round()
+    assert np.abs(img.astype(float) - expected).max() <= 1.0
     # the final network (same object) reproduces the recorded accuracy
     assert (run["net"].predict(run["X"]) == run["y"]).mean() == pytest.approx(run["acc"][-1])
 

@@ -150,7 +150,7 @@ def train_run(dataset="moons", layers=1, hidden=16, activation="relu", lr=0.5, i
     """Train an :class:`nblib.layers.MLP` by full-batch gradient descent; no widgets, no drawing.
 
     Returns a dict: ``losses`` (epochs + 1,) loss before each step (NaN after a divergence),
-    ``acc`` (epochs + 1,), ``snap_epochs`` list, ``images`` list of ``(GRID, GRID, 3)``
+    ``acc`` (epochs + 1,), ``snap_epochs`` list, ``images`` list of ``(GRID, GRID, 3)`` uint8
     decision-region images at those epochs, ``diverged_at`` (epoch or None), ``X``, ``y``,
     ``net`` (the MLP in its final state).
     """
@@ -173,7 +173,8 @@ def train_run(dataset="moons", layers=1, hidden=16, activation="relu", lr=0.5, i
             acc[ep] = float((logits.argmax(axis=1) == y).mean())
             if ep % snapshot_every == 0 or ep == epochs:
                 snap_epochs.append(ep)
-                images.append(region_rgb(_softmax(_fast_logits(params, nl, activation, _GRID_POINTS))))
+                rgb = region_rgb(_softmax(_fast_logits(params, nl, activation, _GRID_POINTS)))
+                images.append((rgb * 255).round().astype(np.uint8))   # uint8 draws faster than float
             if ep < epochs:
                 for k in params:
                     params[k] -= lr * grads[k]
