@@ -72,6 +72,9 @@ def test_guard_is_what_blocks():
             "except Exception as e:\n    print(type(e).__name__)\n")
     plain = dict(os.environ)
     plain.pop("NBLIB_OFFLINE", None)
+    plain["PYTHONPATH"] = os.pathsep.join(  # without any guard this process may carry
+        p for p in plain.get("PYTHONPATH", "").split(os.pathsep)
+        if p and not (Path(p) / "sitecustomize.py").is_file())
     without = subprocess.run([sys.executable, "-c", code], env=plain, capture_output=True, text=True, timeout=60)
     with_guard = subprocess.run([sys.executable, "-c", code], env=offline_env(), capture_output=True, text=True,
                                 timeout=60)
