@@ -26,7 +26,8 @@ import numpy as np
 
 from ._validate import as_float_array, callable_arg, describe, positive_number, same_shape
 
-__all__ = ["linreg_loss", "linreg_grad", "linreg_objective", "linreg_loss_grid", "least_squares", "linreg_hessian", "critical_lr",
+__all__ = ["linreg_loss", "linreg_grad", "linreg_objective", "linreg_loss_grid", "least_squares",
+           "linreg_hessian", "critical_lr",
            "History", "gradient_descent", "run_optimizer", "minibatch_sgd", "BLOWUP"]
 
 #: a run is declared diverged once its loss exceeds BLOWUP times its starting loss (or is inf/NaN)

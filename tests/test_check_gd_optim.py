@@ -226,3 +226,15 @@ def test_stub_is_not_implemented_yet_and_reference_works(checker, capsys):
 def test_not_a_function(checker):
     res = checker(np.zeros(3))
     assert res.status == "fail" and "function itself" in res.message
+
+
+def test_references_take_keywords_like_the_exercises():
+    p, g, v = np.ones(2), np.ones(2), np.zeros(2)
+    ref = check.momentum_step(stub).reference
+    p_new, v_new = ref(p, g, v, 0.1, beta=0.9)
+    np.testing.assert_allclose(p_new, [0.9, 0.9])
+    np.testing.assert_allclose(v_new, [1.0, 1.0])
+    ref = check.adam_step(stub).reference
+    p_new, m_new, v_new = ref(p, g, v, v, t=1, lr=0.1, beta1=0.9, beta2=0.999, eps=0.0)
+    np.testing.assert_allclose(p_new, [0.9, 0.9], atol=1e-15)
+    assert check.linreg_grad(stub).reference.__name__ == "reference_linreg_grad"

@@ -21,7 +21,7 @@ def _line_cases():
     ]
 
 
-def _ref_grad(x, y, w, b):
+def reference_linreg_grad(x, y, w, b):
     return np.array(G.linreg_grad(w, b, x, y))
 
 
@@ -46,27 +46,27 @@ def linreg_grad(fn) -> CheckResult:
                                    "instead of two numbers. The loss is the *mean* over the samples, so its "
                                    "gradient is the mean of the per-sample gradients: average them "
                                    "(e.g. `np.mean(2 * r * x)`). The article's code skipped this and crashed "
-                                   "on the first update.", fn, _ref_grad)
+                                   "on the first update.", fn, reference_linreg_grad)
 
     return check_function(
-        name, fn, reference=_ref_grad, cases=_line_cases(),
+        name, fn, reference=reference_linreg_grad, cases=_line_cases(),
         diagnoses=[
-            Diagnosis("sum", lambda x, y, w, b: _ref_grad(x, y, w, b) * x.size,
+            Diagnosis("sum", lambda x, y, w, b: reference_linreg_grad(x, y, w, b) * x.size,
                       "you summed over the samples; the loss is the *mean*, so divide by n"),
-            Diagnosis("no 2", lambda x, y, w, b: _ref_grad(x, y, w, b) / 2,
+            Diagnosis("no 2", lambda x, y, w, b: reference_linreg_grad(x, y, w, b) / 2,
                       "the factor 2 from differentiating the square is missing: d(r²)/dr = 2r"),
-            Diagnosis("sign", lambda x, y, w, b: -_ref_grad(x, y, w, b),
+            Diagnosis("sign", lambda x, y, w, b: -reference_linreg_grad(x, y, w, b),
                       "sign error: use the residual r = ŷ - y (prediction minus target); "
                       "with y - ŷ you get the direction of steepest *ascent*"),
             Diagnosis("no x", lambda x, y, w, b: np.array([2 * np.mean(w * x + b - y)] * 2),
                       "dL/dw needs the factor x_i inside the mean: ∂(w x_i + b)/∂w = x_i"),
-            Diagnosis("swapped", lambda x, y, w, b: _ref_grad(x, y, w, b)[::-1],
+            Diagnosis("swapped", lambda x, y, w, b: reference_linreg_grad(x, y, w, b)[::-1],
                       "the two results are swapped: return (dL/dw, dL/db) in that order"),
         ],
         success="correct: dL/dw = 2·mean(r·x), dL/db = 2·mean(r) with r = w x + b - y.")
 
 
-def _ref_fit(x, y, w0, b0, lr, steps):
+def reference_gd_fit(x, y, w0, b0, lr, steps):
     f = G.linreg_objective(x, y)
     return G.gradient_descent(f, [w0, b0], lr, steps).final
 
@@ -94,10 +94,10 @@ def gd_fit(fn) -> CheckResult:
     cases = [(x, y, 0.0, 0.0, 0.05, 1), (x, y, -1.0, 4.0, 0.1, 25), (x[:9], y[:9], 2.0, -1.0, 0.02, 40)]
 
     def plus_one(x, y, w0, b0, lr, steps):
-        return _ref_fit(x, y, w0, b0, lr, steps + 1)
+        return reference_gd_fit(x, y, w0, b0, lr, steps + 1)
 
     def minus_one(x, y, w0, b0, lr, steps):
-        return _ref_fit(x, y, w0, b0, lr, steps - 1) if steps > 1 else np.array([w0, b0])
+        return reference_gd_fit(x, y, w0, b0, lr, steps - 1) if steps > 1 else np.array([w0, b0])
 
     def ascent(x, y, w0, b0, lr, steps):
         w, b = w0, b0
@@ -107,7 +107,7 @@ def gd_fit(fn) -> CheckResult:
         return np.array([w, b])
 
     return check_function(
-        "gd_fit", fn, reference=_ref_fit, cases=cases, atol=1e-9, rtol=1e-9,
+        "gd_fit", fn, reference=reference_gd_fit, cases=cases, atol=1e-9, rtol=1e-9,
         diagnoses=[
             Diagnosis("sequential", _sequential_fit,
                       "you updated w and then used the *new* w to compute b's gradient. Both gradients "
@@ -119,7 +119,7 @@ def gd_fit(fn) -> CheckResult:
         success="correct: simultaneous updates of w and b, `steps` times.")
 
 
-def _ref_crit(x):
+def reference_critical_lr(x):
     return G.critical_lr(x)
 
 
@@ -140,7 +140,7 @@ def critical_lr(fn) -> CheckResult:
         return np.linalg.eigvalsh(H(x))[which]
 
     return check_function(
-        "critical_lr", fn, reference=_ref_crit, cases=cases, scalar=True,
+        "critical_lr", fn, reference=reference_critical_lr, cases=cases, scalar=True,
         diagnoses=[
             Diagnosis("1/lam", lambda x: 1 / lam(x),
                       "1/λ_max is where GD stops creeping and starts to oscillate; it still converges up "
@@ -159,7 +159,7 @@ def critical_lr(fn) -> CheckResult:
         success="correct: 2/λ_max of H = (2/n) XᵀX with X = [x, 1].")
 
 
-def _ref_ls(x, y):
+def reference_least_squares(x, y):
     return np.array(G.least_squares(x, y))
 
 
@@ -174,12 +174,12 @@ def least_squares(fn) -> CheckResult:
     x2 = rng.normal(5, 2, size=12)
     cases = [(x1, 2 + 3 * x1 + 0.5 * rng.normal(size=50)), (x2, -4 + 0.3 * x2 + rng.normal(size=12))]
     return check_function(
-        "least_squares", fn, reference=_ref_ls, cases=cases, atol=1e-8, rtol=1e-8,
+        "least_squares", fn, reference=reference_least_squares, cases=cases, atol=1e-8, rtol=1e-8,
         diagnoses=[
             Diagnosis("no intercept", lambda x, y: np.array([x @ y / (x @ x), 0.0]),
                       "your line goes through the origin: add a column of ones to X (X = [x, 1], shape "
                       "(n, 2)) so that the intercept b is fitted too"),
-            Diagnosis("order", lambda x, y: _ref_ls(x, y)[::-1],
+            Diagnosis("order", lambda x, y: reference_least_squares(x, y)[::-1],
                       "the result is in the order (b, w); return (w, b): the column order of X decides"),
         ],
         success="correct: the normal equations XᵀX θ = Xᵀy with X = [x, 1].")

@@ -23,22 +23,22 @@ def minibatches(fn) -> CheckResult:
     name = "minibatches"
     if not callable(fn):
         return CheckResult(name, "fail", "pass your function itself: check.minibatches(my_minibatches)", fn,
-                           _ref_minibatches)
+                           reference_minibatches)
     orders = []
     for n, bs, seed in [(10, 3, 0), (12, 4, 1), (7, 7, 2), (5, 1, 3), (10, 3, 4)]:
         value, err = _call(fn, (n, bs, np.random.default_rng(seed)))
         where = f"for n={n}, batch_size={bs}"
         if err:
             return CheckResult(name, err[0], err[1] if err[0] == "todo" else f"{err[1]} {where}.", fn,
-                               _ref_minibatches)
+                               reference_minibatches)
         try:
             batches = [np.asarray(b) for b in value]
         except TypeError:
             return CheckResult(name, "fail", f"return a list of index arrays, got {type(value).__name__} {where}.",
-                               fn, _ref_minibatches)
+                               fn, reference_minibatches)
         if any(b.ndim != 1 or not (b.size == 0 or np.issubdtype(b.dtype, np.integer)) for b in batches):
             return CheckResult(name, "fail", f"each batch must be a 1-D array of integer indices {where}; "
-                               f"index the data with it: x[idx]", fn, _ref_minibatches)
+                               f"index the data with it: x[idx]", fn, reference_minibatches)
         flat = np.concatenate(batches) if batches else np.array([], dtype=int)
         if sorted(flat.tolist()) != list(range(n)):
             if flat.size < n:
@@ -47,27 +47,28 @@ def minibatches(fn) -> CheckResult:
             else:
                 msg = (f"the batches must hold every index 0..{n - 1} exactly once {where}; shuffle a "
                        f"permutation (rng.permutation(n)) and cut it into pieces, do not draw with replacement")
-            return CheckResult(name, "fail", msg, fn, _ref_minibatches)
+            return CheckResult(name, "fail", msg, fn, reference_minibatches)
         sizes = [b.size for b in batches]
         if any(s != bs for s in sizes[:-1]) or sizes[-1] > bs or sizes[-1] == 0:
             return CheckResult(name, "fail", f"batch sizes {sizes} {where}: every batch has batch_size "
-                               f"entries except possibly the last", fn, _ref_minibatches)
+                               f"entries except possibly the last", fn, reference_minibatches)
         orders.append(flat.tolist())
     if orders[0] == list(range(10)) or orders[0] == orders[-1]:
         return CheckResult(name, "fail", "the indices are not shuffled (or the same for every rng): use the rng "
                            "you are given, e.g. order = rng.permutation(n), so each epoch sees a new order",
-                           fn, _ref_minibatches)
+                           fn, reference_minibatches)
     return CheckResult(name, "pass", "correct: every sample once per epoch, in shuffled batches.", fn,
-                       _ref_minibatches)
+                       reference_minibatches)
 
 
-def _ref_minibatches(n, batch_size, rng):
+def reference_minibatches(n, batch_size, rng):
     order = rng.permutation(n)
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
 # ------------------------------------------------------------------------- momentum
 def _ref_momentum(p, g, v, lr, beta):
+    """(p_new, v_new) stacked: v_new = beta v + g, p_new = p - lr v_new."""
     v_new = beta * v + g
     return np.stack([p - lr * v_new, v_new])
 
@@ -100,7 +101,8 @@ def momentum_step(fn) -> CheckResult:
         return np.stack([p + lr * v_new, v_new])
 
     if not callable(fn):
-        return check_function("momentum_step", fn, reference=_tuple(_ref_momentum), cases=[])
+        return check_function("momentum_step", fn, cases=[],
+                              reference=_tuple(_ref_momentum, "reference_momentum_step"))
 
     def run(p, g, v, lr, beta):
         out = fn(p, g, v, lr, beta)
@@ -117,20 +119,23 @@ def momentum_step(fn) -> CheckResult:
             Diagnosis("sign", sign, "sign error: p_new = p - lr·v (descent)"),
         ],
         success="correct: v = βv + g, then p -= lr·v (PyTorch's convention).")
-    res.candidate, res.reference = fn, _tuple(_ref_momentum)
+    res.candidate, res.reference = fn, _tuple(_ref_momentum, "reference_momentum_step")
     return res
 
 
-def _tuple(ref):
-    def as_tuple(*args):
-        return tuple(ref(*args))
-    as_tuple.__qualname__ = ref.__qualname__.lstrip("_").replace("ref_", "reference_")
+def _tuple(ref, name):
+    """``ref`` (which stacks its results for comparison) returning a tuple, as the learner's does."""
+    def as_tuple(*args, **kwargs):
+        return tuple(ref(*args, **kwargs))
+    as_tuple.__name__ = as_tuple.__qualname__ = name
     as_tuple.__module__ = __name__
+    as_tuple.__doc__ = ref.__doc__
     return as_tuple
 
 
 # ------------------------------------------------------------------------- Adam
 def _ref_adam(p, g, m, v, t, lr, beta1, beta2, eps):
+    """(p_new, m_new, v_new) stacked; t is the number of this step (1 on the first)."""
     m_new = beta1 * m + (1 - beta1) * g
     v_new = beta2 * v + (1 - beta2) * g * g
     m_hat = m_new / (1 - beta1 ** t)
@@ -171,7 +176,8 @@ def adam_step(fn) -> CheckResult:
         return f
 
     if not callable(fn):
-        return check_function("adam_step", fn, reference=_tuple(_ref_adam), cases=[])
+        return check_function("adam_step", fn, cases=[],
+                              reference=_tuple(_ref_adam, "reference_adam_step"))
 
     def run(*args):
         out = fn(*args)
@@ -196,12 +202,12 @@ def adam_step(fn) -> CheckResult:
                       "eps went inside the square root; PyTorch adds it after: sqrt(v̂) + eps"),
         ],
         success="correct: m̂ = m/(1-β1^t), v̂ = v/(1-β2^t), p -= lr·m̂/(√v̂ + ε).")
-    res.candidate, res.reference = fn, _tuple(_ref_adam)
+    res.candidate, res.reference = fn, _tuple(_ref_adam, "reference_adam_step")
     return res
 
 
 # ------------------------------------------------------------------------- cosine schedule
-def _ref_cosine(t, lr0, total_steps, lr_min):
+def reference_cosine_lr(t, lr0, total_steps, lr_min):
     return O.CosineDecay(lr0, total_steps, lr_min)(t)
 
 
@@ -214,7 +220,7 @@ def cosine_lr(fn) -> CheckResult:
     cases = [(0, 0.1, 100, 0.0), (25, 0.1, 100, 0.0), (50, 0.1, 100, 0.001), (80, 1.0, 90, 0.1),
              (100, 0.1, 100, 0.001)]
     return check_function(
-        "cosine_lr", fn, reference=_ref_cosine, cases=cases, scalar=True, atol=1e-12, rtol=1e-10,
+        "cosine_lr", fn, reference=reference_cosine_lr, cases=cases, scalar=True, atol=1e-12, rtol=1e-10,
         diagnoses=[
             Diagnosis("full period", lambda t, a, T, m: m + (a - m) * (1 + math.cos(2 * math.pi * t / T)) / 2,
                       "that is a full cosine period (2π t/T), which comes back up; use half of one: π t/T"),

@@ -27,11 +27,12 @@ import numpy as np
 
 from .. import gd, optim
 from ..data import linear_data
-from ..plots import BLACK, BLUE, GREEN, ORANGE, PALETTE, PURPLE, VERMILION, loss_contour
+from ..plots import BLACK, BLUE, GREEN, ORANGE, VERMILION, loss_contour
 from ..surfaces import SURFACES, get_surface
 from ._base import Explorer, new_figure
 
-__all__ = ["gd_run", "gd_explorer", "GD_PRESETS", "race_path", "race_run", "make_optimizer", "optimizer_race", "RACE_PRESETS",
+__all__ = ["gd_run", "gd_explorer", "GD_PRESETS", "race_path", "race_run", "make_optimizer",
+           "optimizer_race", "RACE_PRESETS",
            "RACE_COLORS"]
 
 # ---------------------------------------------------------------------------------------
