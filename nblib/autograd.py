@@ -38,6 +38,8 @@ import numbers
 
 import numpy as np
 
+from ._validate import positive_number
+
 __all__ = ["Value", "Neuron", "Layer", "MLP"]
 
 
@@ -272,6 +274,7 @@ class Neuron(Module):
 
     def __init__(self, nin: int, nonlin="tanh", rng=0):
         from .data import make_rng
+        positive_number(nin, "nin", "Neuron", integer=True)
         rng = make_rng(rng)
         if nonlin not in (False, "tanh", "relu"):
             raise ValueError(f"Neuron: nonlin must be 'tanh', 'relu' or False, got {nonlin!r}")
@@ -298,6 +301,7 @@ class Layer(Module):
 
     def __init__(self, nin: int, nout: int, nonlin="tanh", rng=0):
         from .data import make_rng
+        positive_number(nout, "nout", "Layer", integer=True)
         rng = make_rng(rng)
         self.neurons = [Neuron(nin, nonlin, rng) for _ in range(int(nout))]
 
@@ -318,6 +322,11 @@ class MLP(Module):
 
     def __init__(self, nin: int, nouts, nonlin="tanh", seed=0):
         from .data import make_rng
+        positive_number(nin, "nin", "MLP", integer=True)
+        if not isinstance(nouts, (list, tuple)) or not nouts:
+            raise ValueError(f"MLP: nouts must be a non-empty list of layer sizes, e.g. [8, 1], got {nouts!r}")
+        for n in nouts:
+            positive_number(n, "every entry of nouts", "MLP", integer=True)
         rng = make_rng(seed)
         sizes = [int(nin)] + [int(n) for n in nouts]
         self.layers = [Layer(sizes[i], sizes[i + 1], nonlin if i < len(nouts) - 1 else False, rng)

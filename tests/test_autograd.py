@@ -266,3 +266,14 @@ def test_neuron_and_layer_bad_input():
     with pytest.raises(ValueError, match="Neuron: nonlin must be"):
         Neuron(2, nonlin="sigmoidish")
     assert len(Layer(3, 5)([1.0, 2.0, 3.0])) == 5
+
+
+def test_mlp_sizes_validated():
+    with pytest.raises(ValueError, match="MLP: nin must be > 0, got 0"):
+        MLP(0, [3, 1])
+    with pytest.raises(ValueError, match="MLP: nouts must be a non-empty list"):
+        MLP(2, [])
+    with pytest.raises(ValueError, match="MLP: every entry of nouts must be > 0, got 0"):
+        MLP(2, [3, 0])
+    with pytest.raises(TypeError, match="Layer: nout must be an integer"):
+        Layer(2, 1.5)

@@ -110,3 +110,16 @@ def test_backward_stepper_walks_all_stages():
         texts.add(st.status_text)
     assert len(texts) == n + 1
     assert "Forward pass done" in B.backward_stepper(out).status_text
+
+
+def test_train_run_validates_its_numbers():
+    with pytest.raises(ValueError, match="train_run: lr must be > 0, got -1"):
+        B.train_run(lr=-1.0, epochs=5)
+    with pytest.raises(ValueError, match="train_run: epochs must be >= 0, got -5"):
+        B.train_run(epochs=-5)
+    with pytest.raises(ValueError, match="train_run: layers must be > 0, got 0"):
+        B.train_run(layers=0, epochs=5)
+    with pytest.raises(TypeError, match="train_run: hidden must be an integer"):
+        B.train_run(hidden=2.5, epochs=5)
+    run = B.train_run(epochs=0)
+    assert run["snap_epochs"] == [0] and len(run["losses"]) == 1

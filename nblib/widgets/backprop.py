@@ -21,6 +21,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import data as D
+from .._validate import positive_number
 from ..graphs import draw_graph, graph_from_value
 from ..layers import ACTIVATIONS, INITS, MLP
 from ..plots import BLUE, GREEN, ORANGE, VERMILION
@@ -156,6 +157,11 @@ def train_run(dataset="moons", layers=1, hidden=16, activation="relu", lr=0.5, i
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"train_run: activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
+    layers = positive_number(layers, "layers", "train_run", integer=True)
+    hidden = positive_number(hidden, "hidden", "train_run", integer=True)
+    lr = positive_number(lr, "lr", "train_run")
+    epochs = positive_number(epochs, "epochs", "train_run", integer=True, allow_zero=True)
+    snapshot_every = positive_number(snapshot_every, "snapshot_every", "train_run", integer=True)
     X, y = make_dataset(dataset, seed=seed)
     C = int(y.max()) + 1
     net = MLP([2] + [int(hidden)] * int(layers) + [C], activation=activation, init=init, seed=seed)
