@@ -350,6 +350,9 @@ def fit_torch(module: nn.Module, opt, X_train, y_train, X_val, y_val, *, epochs:
             break
     if bar is not None:
         bar.close()
-    module.load_state_dict(best)
+    if best is None:  # the validation loss was never finite (a diverged run): keep the last parameters
+        hist.best_epoch = hist.epochs - 1
+    else:
+        module.load_state_dict(best)
     module.eval()
     return hist

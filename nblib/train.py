@@ -82,7 +82,7 @@ class History:
     def __repr__(self):
         if not self.epochs:
             return f"History({self.name!r}: no epochs yet)"
-        b = self.best_epoch
+        b = self.best_epoch if self.best_epoch is not None else self.epochs - 1
         return (f"History({self.name!r}: {self.epochs} epochs{' (stopped early)' if self.stopped_early else ''}, "
                 f"best epoch {b + 1}: val loss {self.val_loss[b]:.4f}, val acc {self.val_acc[b]:.1%})")
 
@@ -152,8 +152,11 @@ def fit(net, opt, X_train, y_train, X_val, y_val, *, epochs: int = 30, batch_siz
             break
     if bar is not None:
         bar.close()
-    for k, v in best.items():
-        net.params[k][...] = v
+    if best is None:  # the validation loss was never finite (a diverged run): keep the last parameters
+        hist.best_epoch = hist.epochs - 1
+    else:
+        for k, v in best.items():
+            net.params[k][...] = v
     return hist
 
 

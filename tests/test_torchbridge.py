@@ -148,3 +148,14 @@ def test_table_on_gpu(problem):
     X, y = problem
     net = layers.MLP([2, 7, 3], seed=2)
     assert tb.forward_backward_table(net, X, y, device=torch.device("cuda")).ok
+
+
+def test_fit_torch_diverging_run_keeps_last_parameters(problem):
+    X, y = problem
+    module = tb.TorchMLP([2, 8, 3]).double()
+    with torch.no_grad():
+        module.fc1.weight[0, 0] = float("nan")        # the validation loss is never finite
+    hist = tb.fit_torch(module, torch.optim.SGD(module.parameters(), lr=0.1), X, y, X, y,
+                        epochs=3, batch_size=8, progress=False)
+    assert hist.epochs == 3 and hist.best_epoch == 2 and np.isnan(hist.val_loss).all()
+    assert "best epoch 3" in repr(hist)

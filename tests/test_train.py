@@ -83,3 +83,11 @@ def test_fit_validates_inputs():
         train.fit(object(), optim.SGD(0.1), Xtr, ytr, Xva, yva, progress=False)
     with pytest.raises(TypeError, match="schedule must be a function"):
         train.fit(net, optim.SGD(0.1), Xtr, ytr, Xva, yva, schedule=0.1, progress=False)
+
+
+
+def test_a_diverging_run_stops_with_a_clear_message():
+    Xtr, ytr, Xva, yva = _data()
+    net = layers.MLP([2, 8, 3], seed=0)
+    with np.errstate(all="ignore"), pytest.raises(ValueError, match="diverging run"):
+        train.fit(net, optim.SGD(1e6), Xtr * 1e3, ytr, Xva * 1e3, yva, epochs=3, batch_size=8, progress=False)
