@@ -220,7 +220,7 @@ def training_playground(preset=None, cache_size: int = 48) -> Explorer:
     marker, = ax_l.plot([], [], "o", color=BLUE, ms=8, label="chosen epoch")
     vline = ax_l.axvline(0, color=BLUE, lw=1, alpha=0.6)
     ax_l.set(xlabel="epoch (full-batch gradient descent steps)", ylabel="cross-entropy loss",
-             title="Training loss (log scale)", yscale="log", xlim=(0, MAX_EPOCHS))
+             title="Training loss (log scale)", yscale="log", xlim=(0, MAX_EPOCHS), ylim=(1e-3, 30))
     ax_l.legend(loc="upper right")
     cache = OrderedDict()
     state = {"key": None}
@@ -241,14 +241,11 @@ def training_playground(preset=None, cache_size: int = 48) -> Explorer:
     def update(dataset, layers, hidden, activation, lr, init, epoch):
         key = setting(dataset, layers, hidden, activation, lr, init, epoch)
         run = get_run(key)
-        if state["key"] != key:       # background: the loss curve and its limits
+        if state["key"] != key:       # a new setting: the loss curve and the data points
             state["key"] = key
             ok = np.isfinite(run["losses"])
             ep = np.arange(len(run["losses"]))
-            loss_line.set_data(ep[ok], run["losses"][ok])
-            if ok.any():
-                lo, hi = run["losses"][ok].min(), run["losses"][ok].max()
-                ax_l.set_ylim(max(lo * 0.7, 1e-4), hi * 1.5)
+            loss_line.set_data(ep[ok], np.clip(run["losses"][ok], 1e-3, 30))
             colors = CLASS_COLORS[run["y"]]
             scatter.set_offsets(run["X"])
             scatter.set_facecolors(colors)
@@ -257,7 +254,7 @@ def training_playground(preset=None, cache_size: int = 48) -> Explorer:
         k = max(k, 0)
         shown = snaps[k]
         image.set_data(run["images"][k])
-        marker.set_data([shown], [run["losses"][shown]])
+        marker.set_data([shown], [np.clip(run["losses"][shown], 1e-3, 30)])
         vline.set_xdata([shown, shown])
         loss, acc = run["losses"][shown], run["acc"][shown]
         msg = f"epoch {shown}: loss {loss:.4f}, training accuracy {100 * acc:.1f}%"
@@ -272,8 +269,8 @@ def training_playground(preset=None, cache_size: int = 48) -> Explorer:
         return msg
 
     explorer = Explorer("Training playground", controls, update, fig, presets=PLAYGROUND_PRESETS,
-                        dynamic=[image, scatter, marker, vline],
-                        background_key=lambda **v: setting(**v))
+                        dynamic=[image, scatter, loss_line, marker, vline],
+                        background_key=lambda **v: 0)   # axes never change: every redraw is a blit
     explorer.cache = cache
     if preset is not None:
         explorer.preset(preset) if isinstance(preset, str) else explorer.set(**preset)
