@@ -527,6 +527,33 @@ def _time_per_call(fn, min_time: float = 0.2, repeats: int = 5) -> float:
     return statistics.median(times)
 
 
+def _time_interleaved(fns: dict, min_time: float = 0.1, repeats: int = 7) -> dict:
+    """Median seconds per call of each function of ``fns``, measured in turns (a batch of
+    calls of each in every round), so that a change in the machine's load hits all alike."""
+    counts = {}
+    for name, fn in fns.items():
+        fn()
+        n = 1
+        while True:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            t = time.perf_counter() - t0
+            if t >= min_time / 4:
+                break
+            n *= 4
+        counts[name] = max(1, int(n * min_time / max(t, 1e-9)))
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            n = counts[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            times[name].append((time.perf_counter() - t0) / n)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 def _fmt_ms(s: float) -> str:
     ms = s * 1e3
     if ms >= 100:
@@ -723,7 +750,7 @@ def bench_mlp(sizes, activation, batches=(64, 128), dtypes=("float64", "float32"
             row = {"threads": "default" if nthreads is None else nthreads, "dtype": dtype, "batch": batch,
                    "flops": mlp_flops(sizes, batch)}
             p = {k: v.copy() for k, v in params.items()}
-            row["numpy_ref"] = _time_per_call(lambda: numpy_reference_step(p, X, y), min_time)
+            fns = {"numpy_ref": lambda: numpy_reference_step(p, X, y)}
             if course is not None and dtype == "float64":
                 MLP, SGD = course
                 net = MLP(list(sizes), activation=activation, init="he", seed=0)
@@ -734,7 +761,7 @@ def bench_mlp(sizes, activation, batches=(64, 128), dtypes=("float64", "float32"
                     opt.step(net.params, grads)
                     return loss
 
-                row["numpy_course"] = _time_per_call(course_step, min_time)
+                fns["numpy_course"] = course_step
             if torch is not None:
                 tdtype = getattr(torch, dtype)
                 layers = []
@@ -757,7 +784,8 @@ def bench_mlp(sizes, activation, batches=(64, 128), dtypes=("float64", "float32"
                     topt.step()
                     return loss
 
-                row["torch"] = _time_per_call(torch_step, min_time)
+                fns["torch"] = torch_step
+            row.update(_time_interleaved(fns, min_time))
             results["rows"].append(row)
     return results
 
@@ -920,6 +948,40 @@ def run_notebooks(repeat: int, timeout: int = 300, log=print) -> dict:
             "images": sum(1 for _, _, outs in hashed[0] for o in outs if o[1].startswith("image/")),
         })
     return result
+
+
+def _targets(report) -> list:
+    """``[target, measured, met]`` rows for the figures of this run."""
+    rows = []
+    nbs = report.get("notebooks", {}).get("notebooks", [])
+    if nbs:
+        worst = max(nbs, key=lambda r: r["median_s"])
+        rows.append(["each notebook ≤ 15 s (kernel start included)",
+                     f"slowest {worst['name']}: {worst['median_s']:.1f} s; total {sum(r['median_s'] for r in nbs):.1f} s",
+                     "yes" if worst["median_s"] <= 15 else "no"])
+        same = [r for r in nbs if r["identical"] is not None]
+        if same:
+            ok = all(r["identical"] for r in same)
+            rows.append([f"identical outputs on {report['repeat']} runs", f"{sum(r['identical'] for r in same)} of "
+                         f"{len(same)} notebooks", "yes" if ok else "no"])
+    for qual, r in report.get("explorers", {}).items():
+        if r.get("changes"):
+            rows.append([f"explorer median ≤ 50 ms: {qual}", f"{r['median_ms']:.0f} ms (p95 {r['p95_ms']:.0f} ms)",
+                         "yes" if r["median_ms"] <= 50 else "no"])
+    for label, pick in (("1 thread", lambda r: r["threads"] == 1), ("default threads", lambda r: r["threads"] != 1)):
+        ratios = [(r["numpy_course"] / r["torch"], r) for r in report.get("mlp", {}).get("rows", [])
+                  if pick(r) and r.get("numpy_course") and r.get("torch")]
+        if ratios:
+            worst, r = max(ratios, key=lambda t: t[0])
+            rows.append([f"numpy MLP step ≤ 1.1× PyTorch ({label}, float64)",
+                         f"worst ratio {worst:.2f} (batch {r['batch']}); best "
+                         f"{min(t[0] for t in ratios):.2f}", "yes" if worst <= 1.1 else "no"])
+    chain = report.get("autograd", {}).get("chain", {})
+    if "backward_s" in chain:
+        rows.append([f"autograd: backward of a {chain['nodes']:,}-node graph ≤ 1 s (target: 100,000)",
+                     f"{chain['backward_s']:.2f} s "
+                     f"(forward {chain['forward_s']:.2f} s)", "yes" if chain["backward_s"] <= 1 else "no"])
+    return rows
 
 
 def main(argv=None) -> int:
@@ -1085,6 +1147,13 @@ def main(argv=None) -> int:
                     rows.append([shape, r["nodes"], f"{r['forward_s']:.3f}", f"{r['backward_s']:.3f}",
                                  f"{r['forward_s'] + r['backward_s']:.3f}"])
             say(_table(["graph", "nodes", "forward s", "backward s", "total s"], rows))
+        say()
+
+    # 6. targets -------------------------------------------------------------------
+    rows = _targets(report)
+    if rows:
+        say("## Targets of the issue")
+        say(_table(["target", "measured", "met"], rows))
         say()
 
     elapsed = time.perf_counter() - started
