@@ -114,3 +114,42 @@ def test_explorers_draw_the_same_twice():
         a, b = factory(), factory()
         assert a.summary() == b.summary(), name
         assert hashlib.sha256(a._image.value).digest() == hashlib.sha256(b._image.value).digest(), name
+
+
+# ------------------------------------------------------------------------------------
+# The benchmark's own yardsticks (python -m nblib.bench) measure what they claim
+# ------------------------------------------------------------------------------------
+def test_bench_reference_step_is_the_course_step():
+    """The 'minimal numpy' step of the benchmark does the same work as nblib's MLP + SGD:
+    same loss, same updated parameters (float64, to 1e-12)."""
+    layers, optim = pytest.importorskip("nblib.layers"), pytest.importorskip("nblib.optim")
+    from nblib.bench import numpy_reference_step
+    r = np.random.default_rng(5)
+    X, y = r.normal(size=(16, 6)), r.integers(0, 3, size=16)
+    net = layers.MLP([6, 7, 5, 3], activation="relu", seed=1)
+    params = {k: v.copy() for k, v in net.params.items()}
+    loss_ref = numpy_reference_step(params, X, y, lr=0.1)
+    loss, grads = net.loss_and_grads(X, y)
+    optim.SGD(lr=0.1).step(net.params, grads)
+    assert abs(loss - loss_ref) <= 1e-12 * max(1.0, abs(loss))
+    for k in net.params:
+        np.testing.assert_allclose(params[k], net.params[k], rtol=0, atol=1e-12)
+
+
+def test_bench_flop_count():
+    from nblib.bench import mlp_flops
+    n, d, h, c = 64, 64, 128, 10
+    forward = 2 * n * d * h + 2 * n * h * c            # X W1, A W2
+    backward = 2 * n * d * h + 2 * n * h * c + 2 * n * c * h  # dW1, dW2, dA1 (no dX)
+    assert mlp_flops((d, h, c), n) == forward + backward
+
+
+def test_bench_sweeps_every_control_over_its_range():
+    import ipywidgets as w
+    from nblib.bench import sweep_values
+    assert sweep_values(w.FloatSlider(min=-1.0, max=3.0), 5) == [-1.0, 0.0, 1.0, 2.0, 3.0]
+    assert sweep_values(w.IntSlider(min=1, max=3), 12) == [1, 2, 3]
+    assert sweep_values(w.Dropdown(options=["a", "b"]), 12) == ["a", "b"]
+    assert sweep_values(w.FloatLogSlider(base=10, min=-2, max=0), 3) == pytest.approx([0.01, 0.1, 1.0])
+    assert sweep_values(w.SelectMultiple(options=["x", "y"]), 12) == [("x",), ("y",), ("x", "y")]
+    assert sweep_values(w.Button(), 5) == []
