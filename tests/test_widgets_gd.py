@@ -74,7 +74,7 @@ def test_race_callback_sweep_without_warnings():
     # large lr on the ravine (curvature 25): SGD must diverge, and say so
     status = exp.update_fn(surface="ravine", optimizers=("SGD",), lr=0.2, lr_adaptive=0.3, beta1=0.9,
                            beta2=0.999, steps=100)
-    assert status.startswith("SGD: diverged at step")
+    assert status.startswith("SGD: diverged at step") and "(lr 0.2 > 2/λ_max = 0.02)" in status
     assert exp.update_fn(surface="bowl", optimizers=(), lr=0.1, lr_adaptive=0.1, beta1=0.9, beta2=0.99,
                          steps=10) == "choose at least one optimizer"
 
@@ -106,3 +106,13 @@ def test_race_run_and_make_optimizer_validate():
         make_optimizer("Nesterov", 0.1, 0.1, 0.9, 0.9)
     with pytest.raises(ValueError, match="unknown surface 'hill'"):
         race_run("hill", ["SGD"], 0.1, 0.1, 0.9, 0.9, 5)
+
+
+def test_steps_slider_redraws_the_background_only_at_axis_ends():
+    exp = gd_explorer()
+    keys = {exp.background_key(lr=0.1, steps=k, w0=0.0, b0=0.0) for k in range(1, 201)}
+    assert keys == {10, 25, 50, 100, 200}
+    exp.set(steps=30)
+    assert exp.fig.axes[1].get_xlim() == (0.0, 50.0)
+    race = optimizer_race(preset={"steps": 120})
+    assert race.fig.axes[1].get_xlim() == (0.0, 200.0)

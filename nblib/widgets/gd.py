@@ -135,7 +135,7 @@ def gd_explorer(preset=None, x=None, y=None) -> Explorer:
     ax_d.legend(loc="upper left", fontsize=9)
 
     def update(lr, steps, w0, b0):
-        ax_l.set_xlim(0, max(int(steps), 1))  # a background change: background_key is `steps`
+        ax_l.set_xlim(0, _axis_end(steps, GD_STEP_AXES))  # changes only with background_key
         run = gd_run(lr, steps, w0, b0, x, y)
         hist = run["history"]
         path_line.set_data(hist.path[:, 0], hist.path[:, 1])
@@ -154,9 +154,20 @@ def gd_explorer(preset=None, x=None, y=None) -> Explorer:
 
     explorer = Explorer(f"Gradient descent on the line (2/λ_max = {critical:.4f})", controls, update, fig,
                         presets=GD_PRESETS, dynamic=[path_line, start_dot, loss_line, fit_line, note],
-                        background_key=lambda lr, steps, w0, b0: int(steps))
+                        background_key=lambda lr, steps, w0, b0: _axis_end(steps, GD_STEP_AXES))
     _apply_preset(explorer, preset)
     return explorer
+
+
+#: the loss panels' step axes end at the first of these >= steps, so that dragging the
+#: steps slider redraws the cached background (contours, ticks) only when it crosses one
+GD_STEP_AXES = (10, 25, 50, 100, 200)
+RACE_STEP_AXES = (50, 100, 200, 500, 1000)
+
+
+def _axis_end(steps, ends):
+    steps = max(int(steps), 1)
+    return next((e for e in ends if e >= steps), steps)
 
 
 def _apply_preset(explorer, preset):
@@ -287,11 +298,18 @@ def race_run(surface, optimizers, lr, lr_adaptive, beta1, beta2, steps, start=No
     (final loss, or when and why it diverged). ``start`` defaults to the surface's.
     """
     out, parts = {}, []
+    surf = get_surface(surface)
+    quadratic = surface in ("ravine", "bowl")  # constant Hessian: the stability limits are known
+    lam_max = float(np.linalg.eigvalsh(surf.hessian_at(surf.start)).max())
+    limits = {"SGD": ("2/λ_max", 2 / lam_max), "Momentum": ("2(1+β)/λ_max", 2 * (1 + beta1) / lam_max)}
     for name in optimizers:
         hist = race_path(name, surface, lr, lr_adaptive, beta1, beta2, steps, start)
         out[name] = hist
         if hist.diverged:
-            parts.append(f"{name}: diverged at step {hist.step}")
+            why = ""
+            if quadratic and name in limits and lr > limits[name][1]:
+                why = f" (lr {lr:.3g} > {limits[name][0]} = {limits[name][1]:.3g})"
+            parts.append(f"{name}: diverged at step {hist.step}{why}")
         else:
             parts.append(f"{name}: loss {hist.losses[-1]:.2e}")
     out["status"] = "; ".join(parts) if parts else "choose at least one optimizer"
@@ -351,7 +369,7 @@ def optimizer_race(preset=None) -> Explorer:
     def update(surface, optimizers, lr, lr_adaptive, beta1, beta2, steps):
         if drawn["surface"] != surface:
             draw_surface(surface)
-        ax_l.set_xlim(0, steps)
+        ax_l.set_xlim(0, _axis_end(steps, RACE_STEP_AXES))  # changes only with background_key
         run = race_run(surface, optimizers, lr, lr_adaptive, beta1, beta2, steps)
         for name in names:
             hist = run.get(name)
@@ -366,6 +384,6 @@ def optimizer_race(preset=None) -> Explorer:
     explorer = Explorer("Optimizer race", controls, update, fig, presets=RACE_PRESETS,
                         dynamic=list(paths.values()) + list(curves.values()),
                         background_key=lambda surface, optimizers, lr, lr_adaptive, beta1, beta2, steps:
-                        (surface, int(steps)))
+                        (surface, _axis_end(steps, RACE_STEP_AXES)))
     _apply_preset(explorer, preset)
     return explorer
