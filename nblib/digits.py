@@ -22,7 +22,14 @@ import numpy as np
 from ._validate import as_float_array, class_labels, describe, positive_number
 from .data import make_rng
 
-__all__ = ["stratified_split", "Standardizer", "DigitsSplit", "load_digits_split"]
+__all__ = ["stratified_split", "Standardizer", "DigitsSplit", "load_digits_split", "CAPSTONE"]
+
+#: The capstone's settings (notebook 07), in one place for tests and benchmarks.
+CAPSTONE = {
+    "sizes": (64, 128, 10), "activation": "relu", "init": "he", "seed": 0,
+    "batch_size": 32, "lr": 0.01, "weight_decay": 1e-4, "step_size": 10, "gamma": 0.5,
+    "patience": 5, "max_epochs": 60, "val_size": 0.2, "test_size": 0.2,
+}
 
 
 def _fraction(x, name, where):

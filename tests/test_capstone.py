@@ -4,25 +4,45 @@ Same data split, model, optimizer, schedule and early stopping as the notebook, 
 (the notebook stops early before 35). Accuracies are measured here, not read from the notebook.
 """
 
+import json
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from nblib import layers, optim, train
 from nblib import torchbridge as tb
-from nblib.digits import load_digits_split
+from nblib.digits import CAPSTONE, load_digits_split
+
+
+C = CAPSTONE
+
+
+def test_capstone_settings_are_the_notebooks():
+    nb = json.loads((Path(__file__).resolve().parent.parent / "notebooks" / "07_capstone_digits.ipynb")
+                    .read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    for snippet in (f"MLP({list(C['sizes'])}, activation=\"{C['activation']}\", init=\"{C['init']}\", seed={C['seed']})",
+                    f"epochs={C['max_epochs']}, batch_size={C['batch_size']}",
+                    f"StepDecay({C['lr']}, step_size={C['step_size']}, gamma={C['gamma']})",
+                    f"patience={C['patience']}"):
+        assert snippet in code, snippet
+    adam = re.search(r"optim\.Adam\(lr=([\d.e-]+), weight_decay=([\d.e-]+)\)", code)
+    assert (float(adam.group(1)), float(adam.group(2))) == (C["lr"], C["weight_decay"])
 
 
 @pytest.fixture(scope="module")
 def trained():
-    data = load_digits_split(val_size=0.2, test_size=0.2, seed=0)
-    net = layers.MLP([64, 128, 10], activation="relu", init="he", seed=0)
+    data = load_digits_split(val_size=C["val_size"], test_size=C["test_size"], seed=0)
+    net = layers.MLP(list(C["sizes"]), activation=C["activation"], init=C["init"], seed=C["seed"])
     model = tb.to_torch(net, dtype=torch.float32)
-    settings = dict(epochs=20, batch_size=32, seed=0, schedule=optim.StepDecay(0.01, step_size=10, gamma=0.5),
-                    patience=5, progress=False)
-    h_np = train.fit(net, optim.Adam(0.01, weight_decay=1e-4), data.X_train, data.y_train,
+    settings = dict(epochs=20, batch_size=C["batch_size"], seed=0, patience=C["patience"], progress=False,
+                    schedule=optim.StepDecay(C["lr"], step_size=C["step_size"], gamma=C["gamma"]))
+    h_np = train.fit(net, optim.Adam(C["lr"], weight_decay=C["weight_decay"]), data.X_train, data.y_train,
                      data.X_val, data.y_val, **settings)
-    h_t = tb.fit_torch(model, torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=1e-4),
+    h_t = tb.fit_torch(model, torch.optim.Adam(model.parameters(), lr=C["lr"], weight_decay=C["weight_decay"]),
                        data.X_train, data.y_train, data.X_val, data.y_val, **settings)
     with torch.no_grad():
         pred_t = model(torch.tensor(data.X_test, dtype=torch.float32)).argmax(1).numpy()
