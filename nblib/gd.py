@@ -170,6 +170,23 @@ class History:
         return len(self.path) - 1
 
 
+def _evaluate(loss_and_grad, theta, where):
+    """Call ``loss_and_grad(theta)`` and check what came back: ``(float, grad of theta's shape)``."""
+    out = loss_and_grad(theta)
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise TypeError(f"{where}: loss_and_grad must return a pair (loss, grad), got {describe(out)}")
+    loss, grad = out
+    if isinstance(loss, bool) or not isinstance(loss, (int, float, np.integer, np.floating)) and \
+            not (isinstance(loss, np.ndarray) and loss.size == 1):
+        raise TypeError(f"{where}: loss_and_grad must return (loss, grad) with loss a number, "
+                        f"got loss = {describe(loss)}")
+    grad = np.asarray(grad, dtype=float) if not isinstance(grad, np.ndarray) else grad
+    if grad.shape != theta.shape:
+        raise ValueError(f"{where}: the gradient from loss_and_grad has shape {grad.shape} but the "
+                         f"parameters have shape {theta.shape}; return one partial derivative per parameter")
+    return float(loss), grad
+
+
 def _loop(loss_and_grad, theta0, steps, update, lr_of, critical, where, label):
     callable_arg(loss_and_grad, "loss_and_grad", where)
     theta = as_float_array(theta0, "theta0", where, ndim=1).copy()
@@ -178,8 +195,7 @@ def _loop(loss_and_grad, theta0, steps, update, lr_of, critical, where, label):
     losses = np.empty(steps + 1)
     lrs = np.empty(steps)
     with np.errstate(all="ignore"):
-        loss, grad = loss_and_grad(theta)
-        loss = float(loss)
+        loss, grad = _evaluate(loss_and_grad, theta, where)
         if not np.isfinite(loss):
             raise ValueError(f"{where}: the loss at theta0 is {loss}; start from a finite point")
         limit = BLOWUP * max(abs(loss), 1.0)
@@ -187,9 +203,8 @@ def _loop(loss_and_grad, theta0, steps, update, lr_of, critical, where, label):
         for k in range(1, steps + 1):
             lr = lr_of(k - 1)
             lrs[k - 1] = lr
-            update(theta, np.asarray(grad, dtype=float), lr)
-            loss, grad = loss_and_grad(theta)
-            loss = float(loss)
+            update(theta, grad, lr)
+            loss, grad = _evaluate(loss_and_grad, theta, where)
             if not (np.isfinite(loss) and abs(loss) <= limit and np.all(np.isfinite(theta))):
                 what = "became inf" if not np.isfinite(loss) else f"grew above {BLOWUP:.0e} × its start"
                 cause = f"loss {what} at step {k}: {label(lr)}"
@@ -261,7 +276,10 @@ def minibatch_sgd(x, y, theta0, lr, epochs, batch_size, *, seed=0, shuffle=True,
 
     Returns a dict: ``path`` (updates+1, 2) after every update, ``epoch_path``
     (epochs+1, 2), ``epoch_loss`` (epochs+1,) full-data MSE at each epoch end,
-    ``updates_per_epoch`` and ``grad_evals_per_epoch`` (= n: single-sample gradients).
+    ``updates_per_epoch`` and ``grad_evals_per_epoch`` (= n: single-sample gradients),
+    and ``diverged``, ``step`` (the update, 1-based, at which the full-data loss blew
+    up, or None) and ``cause``, as in :class:`History`. A diverged run stops there and
+    keeps only finite rows (``epoch_path`` up to the last completed epoch).
     """
     from .data import make_rng
     x, y = _xy(x, y, "minibatch_sgd")
@@ -275,8 +293,11 @@ def minibatch_sgd(x, y, theta0, lr, epochs, batch_size, *, seed=0, shuffle=True,
     if batch_size > n:
         raise ValueError(f"minibatch_sgd: batch_size={batch_size} is larger than the {n} samples")
     rng = make_rng(seed)
+    full_loss = linreg_objective(x, y)
     path, epoch_path = [theta.copy()], [theta.copy()]
-    epoch_loss = [linreg_loss(theta[0], theta[1], x, y)]
+    epoch_loss = [full_loss(theta)[0]]
+    limit = BLOWUP * max(epoch_loss[0], 1.0)
+    diverged, step, cause = False, None, ""
     with np.errstate(all="ignore"):
         for epoch in range(epochs):
             lr_e = float(schedule(epoch)) if schedule is not None else lr
@@ -285,8 +306,18 @@ def minibatch_sgd(x, y, theta0, lr, epochs, batch_size, *, seed=0, shuffle=True,
                 idx = order[start:start + batch_size]
                 r = theta[0] * x[idx] + theta[1] - y[idx]
                 theta -= lr_e * np.array([2.0 * (r @ x[idx]), 2.0 * r.sum()]) / idx.size
+                loss = full_loss(theta)[0]
+                if not (np.isfinite(loss) and loss <= limit and np.all(np.isfinite(theta))):
+                    diverged, step = True, len(path)
+                    what = "became inf" if not np.isfinite(loss) else f"grew above {BLOWUP:.0e} × its start"
+                    cause = (f"loss {what} at step {step} (epoch {epoch + 1}, batch size {batch_size}): "
+                             f"lr={lr_e:.4g}")
+                    break
                 path.append(theta.copy())
+            if diverged:
+                break
             epoch_path.append(theta.copy())
-            epoch_loss.append(linreg_loss(theta[0], theta[1], x, y))
+            epoch_loss.append(full_loss(theta)[0])
     return {"path": np.array(path), "epoch_path": np.array(epoch_path), "epoch_loss": np.array(epoch_loss),
-            "updates_per_epoch": -(-n // batch_size), "grad_evals_per_epoch": n}
+            "updates_per_epoch": -(-n // batch_size), "grad_evals_per_epoch": n,
+            "diverged": diverged, "step": step, "cause": cause}

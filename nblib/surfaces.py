@@ -55,6 +55,11 @@ class Surface:
 
     def loss_and_grad(self, p):
         """``(f(p), ∇f(p))`` with ``p`` of shape (2,); the gradient is a new (2,) array."""
+        if not isinstance(p, np.ndarray) or p.shape != (2,):
+            p = as_float_array(p, "p", f"Surface {self.name!r}.loss_and_grad", finite=False)
+            if p.shape != (2,):
+                raise ValueError(f"Surface {self.name!r}.loss_and_grad: p must be a point (x, y) of shape (2,), "
+                                 f"got shape {p.shape}")
         with np.errstate(all="ignore"):
             return float(self.f(p[0], p[1])), np.array(self.grad(p[0], p[1]), dtype=float)
 

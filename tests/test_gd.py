@@ -166,6 +166,13 @@ def test_quadratic_condition_number():
     (lambda: gd.gradient_descent(lambda t: (np.inf, t), [1.0], lr=0.1, steps=3), "the loss at theta0 is inf"),
     (lambda: gd.run_optimizer(lambda t: (0.0, t), [1.0], "adam", 3), "optimizer must be an nblib.optim optimizer"),
     (lambda: gd.minibatch_sgd(np.zeros(5), np.zeros(5), [0.0, 0.0], 0.1, 1, batch_size=6), "batch_size=6 is larger"),
+    (lambda: gd.gradient_descent(lambda t: (0.0, np.zeros(3)), [1.0, 1.0], 0.1, 3),
+     "gradient_descent: the gradient from loss_and_grad has shape (3,) but the parameters have shape (2,)"),
+    (lambda: gd.gradient_descent(lambda t: 1.0, [1.0, 1.0], 0.1, 3),
+     "gradient_descent: loss_and_grad must return a pair (loss, grad), got float 1.0"),
+    (lambda: gd.run_optimizer(lambda t: ("a", t), [1.0], optim.SGD(0.1), 3), "loss a number, got loss = str 'a'"),
+    (lambda: get_surface("bowl").loss_and_grad(np.zeros(3)),
+     "Surface 'bowl'.loss_and_grad: p must be a point (x, y) of shape (2,), got shape (3,)"),
     (lambda: get_surface("banana"), "unknown surface 'banana'"),
     (lambda: get_surface("bowl")([1.0, 2.0, 3.0]), "p must be a point (x, y) of shape (2,)"),
 ])
@@ -173,3 +180,17 @@ def test_bad_input_is_explained(call, message):
     with pytest.raises((TypeError, ValueError)) as info:
         call()
     assert message in str(info.value)
+
+
+def test_minibatch_sgd_stops_and_reports_divergence(line):
+    x, y = line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = gd.minibatch_sgd(x, y, [0.0, 0.0], lr=10.0, epochs=20, batch_size=5)
+    assert out["diverged"] is True and 1 <= out["step"] <= 20 * out["updates_per_epoch"]
+    assert f"at step {out['step']}" in out["cause"] and "lr=10" in out["cause"]
+    assert len(out["path"]) == out["step"]  # the rows before the blow-up, all finite
+    for key in ("path", "epoch_path", "epoch_loss"):
+        assert np.all(np.isfinite(out[key]))
+    fine = gd.minibatch_sgd(x, y, [0.0, 0.0], lr=0.01, epochs=2, batch_size=5)
+    assert fine["diverged"] is False and fine["step"] is None and fine["cause"] == ""

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .. import optim as O
+from .._validate import describe
 from ._core import CheckResult, Diagnosis, _call, check_function
 
 __all__ = ["minibatches", "momentum_step", "adam_step", "cosine_lr"]
@@ -22,8 +23,8 @@ def minibatches(fn) -> CheckResult:
     """
     name = "minibatches"
     if not callable(fn):
-        return CheckResult(name, "fail", "pass your function itself: check.minibatches(my_minibatches)", fn,
-                           reference_minibatches)
+        return CheckResult(name, "fail", f"expected a function, got {describe(fn)}. Pass the function itself, "
+                           f"without calling it: check.minibatches(my_minibatches)", fn, reference_minibatches)
     orders = []
     for n, bs, seed in [(10, 3, 0), (12, 4, 1), (7, 7, 2), (5, 1, 3), (10, 3, 4)]:
         value, err = _call(fn, (n, bs, np.random.default_rng(seed)))
