@@ -24,7 +24,8 @@ How it stays offline
 Slide metadata (``cell.metadata.slideshow.slide_type``), written by :func:`tag_notebook`
     * a markdown cell starting with ``# `` or ``## `` starts a new slide,
       one starting with ``### `` a sub-slide (reveal.js: down arrow);
-    * a code cell made only of imports / ``use_course_style()`` is skipped;
+    * the "Set-up" section (a ``## Set-up`` heading and its cells) and any other code
+      cell made only of imports / ``use_course_style()`` are skipped;
     * every other cell continues the current slide (``-``), except that when the
       estimated height of a slide passes one screen the next cell starts a sub-slide,
       so a long section becomes a column of sub-slides rather than one tall slide;
@@ -98,6 +99,14 @@ _URLS = {
 # course has no mermaid diagrams, so that block is left empty.
 _TEMPLATE = """{%- extends 'index.html.j2' -%}
 {% block html_head_js_mermaidjs %}{% endblock html_head_js_mermaidjs %}
+{% block html_head_css %}
+<style type="text/css">
+/* A slide taller than the screen scrolls (wheel, trackpad, or the scrollbar) instead of being cut off. */
+.reveal .slides section:not(.stack) { max-height: 100%; overflow-y: auto; overflow-x: hidden; }
+/* Figures never wider than the slide. */
+.reveal .slides img { max-width: 100%; height: auto; }
+</style>
+{% endblock html_head_css %}
 """
 
 # -------------------------------------------------------------------------------------
@@ -105,6 +114,7 @@ _TEMPLATE = """{%- extends 'index.html.j2' -%}
 # -------------------------------------------------------------------------------------
 SCREEN_PX = 640        # usable height of a 960x700 reveal.js slide, in its own pixels
 TEXT_WIDTH_PX = 850    # width of a cell's content on a slide
+_SETUP_HEADING = re.compile(r"\s*##?\s+(\d+\.\s*)?set[- ]?up\b", re.I)
 _IMPORT_LINE = re.compile(r"^\s*(#.*|import\s.+|from\s+\S+\s+import\s.+|use_course_style\(\)\s*(#.*)?|%\w.*)?$")
 
 
@@ -195,13 +205,17 @@ def estimate_height(cell) -> float:
 
 def assign_slide_types(cells) -> list[str]:
     """The slide type for each cell (see the module docstring for the rule)."""
-    types, used = [], 0.0
+    types, used, setup = [], 0.0, False
     for i, cell in enumerate(cells):
         old = cell.get("metadata", {}).get("slideshow", {}).get("slide_type")
         level = _heading_level(cell)
         h = estimate_height(cell)
+        if level in (1, 2):
+            setup = bool(_SETUP_HEADING.match(_source(cell)))
         if old == "notes" and not level:
             kind = "notes"
+        elif setup:
+            kind = "skip"
         elif i == 0 or level in (1, 2):
             kind = "slide"
         elif level == 3:
@@ -366,7 +380,6 @@ def _exporter():
                               template_file="offline_slides.html.j2")
     exporter.reveal_url_prefix = _URLS["reveal_url_prefix"]
     exporter.reveal_theme = "white"        # its fonts ship with reveal.js (other themes use Google Fonts)
-    exporter.reveal_scroll = True          # a tall slide scrolls instead of being cut off
     exporter.reveal_number = "c/t"
     exporter.require_js_url = _URLS["require_js_url"]
     exporter.jquery_url = _URLS["jquery_url"]

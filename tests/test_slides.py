@@ -105,17 +105,19 @@ def asset_cache():
 def test_headings_start_slides_and_subslides():
     nb = notebook([
         md("# Title\n\nWhy this matters."),
-        code("import numpy as np\nfrom nblib.plots import use_course_style\nuse_course_style()"),
-        md("Some prose."),
+        md("## Set-up\n\nWe import what we use."),
+        code("import numpy as np\nnp.set_printoptions(precision=4)"),
         md("## A section"),
+        code("from nblib.plots import (use_course_style,\n    BLUE)\nuse_course_style()"),
+        md("Some prose."),
         code("x = 1"),
         md("### A sub-section\n\ntext"),
         md("Speaker hint", slideshow={"slide_type": "notes"}),
         md("## Next section", slideshow={"slide_type": "notes"}),  # a heading is never a note
     ])
     tagged, changed = slides.tag_notebook(nb)
-    assert types(tagged) == ["slide", "skip", "-", "slide", "-", "subslide", "notes", "slide"]
-    assert changed == 7  # the "notes" cell already had its type
+    assert types(tagged) == ["slide", "skip", "skip", "slide", "skip", "-", "-", "subslide", "notes", "slide"]
+    assert changed == 9  # the "notes" cell already had its type
     assert types(nb)[0] is None, "tag_notebook must not modify its argument"
 
 
@@ -159,7 +161,9 @@ def test_every_notebook_gets_slides_from_its_headings(path):
     assert kinds[0] == "slide"
     for cell, kind in zip(nb["cells"], kinds):
         src = "".join(cell["source"]).lstrip()
-        if cell["cell_type"] == "markdown" and re.match(r"##?\s", src):
+        if cell["cell_type"] == "markdown" and re.match(r"##?\s+set-?up", src, re.I):
+            assert kind == "skip", src[:60]
+        elif cell["cell_type"] == "markdown" and re.match(r"##?\s", src):
             assert kind == "slide", src[:60]
         elif cell["cell_type"] == "markdown" and src.startswith("### "):
             assert kind == "subslide", src[:60]

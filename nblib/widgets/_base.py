@@ -99,6 +99,7 @@ class Explorer(widgets.VBox):
         self._status = widgets.HTML()
         self._muted = False
         header = widgets.HTML(f"<b>{html.escape(title)}</b>")
+        _fit_labels(self.controls.values())
         box = widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
         super().__init__([header, box, self._status, self._image])
         for control in self.controls.values():
@@ -182,6 +183,21 @@ class Explorer(widgets.VBox):
         data["text/plain"] = self.summary()
         data["image/png"] = base64.b64encode(self._image.value).decode("ascii")
         return data
+
+
+def _fit_labels(controls) -> None:
+    """Widen the description labels when one would be cut off ("lr SGD/Mo..."): ipywidgets
+    gives every label 80 px. All labels of an explorer get the same width, so they stay
+    aligned. Labels an explorer sized itself are left alone. Layout only."""
+    styled = [c for c in controls if hasattr(getattr(c, "style", None), "description_width")
+              and getattr(c, "description", "")]
+    longest = max((len(c.description) for c in styled), default=0)
+    if longest <= 9:
+        return
+    width = f"{min(8 * longest + 8, 160)}px"
+    for c in styled:
+        if not c.style.description_width:
+            c.style.description_width = width
 
 
 def _fmt(v):
