@@ -116,3 +116,16 @@ def test_steps_slider_redraws_the_background_only_at_axis_ends():
     assert exp.fig.axes[1].get_xlim() == (0.0, 50.0)
     race = optimizer_race(preset={"steps": 120})
     assert race.fig.axes[1].get_xlim() == (0.0, 200.0)
+
+
+def test_race_learning_rates_sit_on_the_slider_grid():
+    """A browser snaps a FloatLogSlider's value onto its grid; presets must already be there."""
+    from nblib.widgets.gd import RACE_LOG_STEP, on_log_grid
+    for values in RACE_PRESETS.values():
+        for key in ("lr", "lr_adaptive"):
+            k = np.log10(values[key]) / RACE_LOG_STEP
+            assert abs(k - round(k)) < 1e-9
+    assert on_log_grid(0.019) == pytest.approx(10 ** -1.72, rel=1e-12)
+    exp = optimizer_race(preset={"lr": 0.019, "surface": "bowl"})
+    assert exp.values()["lr"] == pytest.approx(10 ** -1.72, rel=1e-12)
+    assert exp.controls["lr"].step == RACE_LOG_STEP

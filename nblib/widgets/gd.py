@@ -32,7 +32,7 @@ from ..surfaces import SURFACES, get_surface
 from ._base import Explorer, new_figure
 
 __all__ = ["gd_run", "gd_explorer", "GD_PRESETS", "race_path", "race_run", "make_optimizer",
-           "optimizer_race", "RACE_PRESETS",
+           "optimizer_race", "RACE_PRESETS", "on_log_grid",
            "RACE_COLORS"]
 
 # ---------------------------------------------------------------------------------------
@@ -187,19 +187,30 @@ def _apply_preset(explorer, preset):
 # ---------------------------------------------------------------------------------------
 RACE_COLORS = {"SGD": BLACK, "Momentum": BLUE, "RMSProp": ORANGE, "Adam": VERMILION}
 
-RACE_PRESETS = {
-    "ravine": {"surface": "ravine", "optimizers": ("SGD", "Momentum", "RMSProp", "Adam"), "lr": 0.019,
-               "lr_adaptive": 0.1, "beta1": 0.9, "beta2": 0.999, "steps": 150},
-    "ravine, SGD too fast": {"surface": "ravine", "optimizers": ("SGD", "Momentum"), "lr": 0.021,
-                             "lr_adaptive": 0.1, "beta1": 0.9, "beta2": 0.999, "steps": 150},
-    "no momentum": {"surface": "ravine", "optimizers": ("SGD", "Momentum", "Adam"), "lr": 0.019,
-                    "lr_adaptive": 0.1, "beta1": 0.0, "beta2": 0.999, "steps": 150},
-    "rosenbrock": {"surface": "rosenbrock", "optimizers": ("SGD", "Momentum", "RMSProp", "Adam"),
-                   "lr": 0.0015, "lr_adaptive": 0.05, "beta1": 0.9, "beta2": 0.999, "steps": 1000},
-    "bowl": {"surface": "bowl", "optimizers": ("SGD", "Momentum", "RMSProp", "Adam"), "lr": 0.3,
-             "lr_adaptive": 0.3, "beta1": 0.9, "beta2": 0.999, "steps": 60},
-}
+#: the race's learning-rate sliders move in steps of 0.01 in log10(lr); a browser snaps
+#: any value onto that grid, so presets and defaults are put on it here too (otherwise
+#: the figure drawn in Python and the one after the browser's snap would differ)
+RACE_LOG_STEP = 0.01
 
+
+def on_log_grid(lr: float) -> float:
+    """``lr`` rounded to the race's slider grid ``10 ** (k * RACE_LOG_STEP)`` (0.019 -> 0.01905)."""
+    return float(10.0 ** (round(math.log10(lr) / RACE_LOG_STEP) * RACE_LOG_STEP))
+
+
+def _race_preset(surface, optimizers, lr, lr_adaptive, beta1, beta2, steps):
+    return {"surface": surface, "optimizers": tuple(optimizers), "lr": on_log_grid(lr),
+            "lr_adaptive": on_log_grid(lr_adaptive), "beta1": beta1, "beta2": beta2, "steps": steps}
+
+
+ALL4 = ("SGD", "Momentum", "RMSProp", "Adam")
+RACE_PRESETS = {
+    "ravine": _race_preset("ravine", ALL4, 0.019, 0.1, 0.9, 0.999, 150),
+    "ravine, SGD too fast": _race_preset("ravine", ("SGD", "Momentum"), 0.022, 0.1, 0.9, 0.999, 150),
+    "no momentum": _race_preset("ravine", ("SGD", "Momentum", "Adam"), 0.019, 0.1, 0.0, 0.999, 150),
+    "rosenbrock": _race_preset("rosenbrock", ALL4, 0.0015, 0.05, 0.9, 0.999, 1000),
+    "bowl": _race_preset("bowl", ALL4, 0.3, 0.3, 0.9, 0.999, 60),
+}
 
 def make_optimizer(name, lr, lr_adaptive, beta1, beta2):
     """The optimizer called ``name`` with the race's settings.
@@ -323,16 +334,17 @@ def optimizer_race(preset=None) -> Explorer:
     ``lr`` (SGD, Momentum), ``lr_adaptive`` (RMSProp, Adam), ``beta1`` (Momentum β,
     Adam β1), ``beta2`` (RMSProp α, Adam β2), ``steps``. Left: paths on the contours;
     right: loss per step (log scale; every surface's minimum is 0).
-    ``preset``: a name from ``RACE_PRESETS`` or a dict of control values.
+    ``preset``: a name from ``RACE_PRESETS`` or a dict of control values (learning
+    rates are rounded onto the sliders' grid, see :func:`on_log_grid`).
     """
     names = list(optim.OPTIMIZERS)
     controls = {
         "surface": widgets.Dropdown(options=list(SURFACES), value="ravine", description="surface"),
         "optimizers": widgets.SelectMultiple(options=names, value=tuple(names), rows=4,
                                              description="optimizers"),
-        "lr": widgets.FloatLogSlider(value=0.019, base=10, min=-4, max=0, step=0.05, readout_format=".2g",
-                                     description="lr SGD/Mom."),
-        "lr_adaptive": widgets.FloatLogSlider(value=0.1, base=10, min=-4, max=0, step=0.05,
+        "lr": widgets.FloatLogSlider(value=on_log_grid(0.019), base=10, min=-4, max=0, step=RACE_LOG_STEP,
+                                     readout_format=".2g", description="lr SGD/Mom."),
+        "lr_adaptive": widgets.FloatLogSlider(value=on_log_grid(0.1), base=10, min=-4, max=0, step=RACE_LOG_STEP,
                                               readout_format=".2g", description="lr RMS/Adam"),
         "beta1": widgets.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="β / β1"),
         "beta2": widgets.FloatSlider(value=0.999, min=0.9, max=0.999, step=0.001, readout_format=".3f",
@@ -385,5 +397,8 @@ def optimizer_race(preset=None) -> Explorer:
                         dynamic=list(paths.values()) + list(curves.values()),
                         background_key=lambda surface, optimizers, lr, lr_adaptive, beta1, beta2, steps:
                         (surface, _axis_end(steps, RACE_STEP_AXES)))
+    if isinstance(preset, dict):  # put learning rates on the slider grid, as a browser would
+        preset = {k: (on_log_grid(v) if k in ("lr", "lr_adaptive") and isinstance(v, (int, float)) and v > 0
+                      else v) for k, v in preset.items()}
     _apply_preset(explorer, preset)
     return explorer
