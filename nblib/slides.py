@@ -27,8 +27,9 @@ Slide metadata (``cell.metadata.slideshow.slide_type``), written by :func:`tag_n
     * the "Set-up" section (a ``## Set-up`` heading and its cells) and any other code
       cell made only of imports / ``use_course_style()`` are skipped;
     * every other cell continues the current slide (``-``), except that when the
-      estimated height of a slide passes one screen the next cell starts a sub-slide,
-      so a long section becomes a column of sub-slides rather than one tall slide;
+      estimated height of a slide passes one screen the next cell starts a sub-slide
+      (together with the paragraph that introduces it, when it is code), so a long
+      section becomes a column of sub-slides rather than one tall slide;
     * cells an author marked ``notes`` (speaker notes) keep that mark.
     Tagging changes only cell metadata, never sources or outputs.
 
@@ -103,6 +104,8 @@ _TEMPLATE = """{%- extends 'index.html.j2' -%}
 <style type="text/css">
 /* A slide taller than the screen scrolls (wheel, trackpad, or the scrollbar) instead of being cut off. */
 .reveal .slides section:not(.stack) { max-height: 100%; overflow-y: auto; overflow-x: hidden; }
+/* Long code lines wrap instead of running off the slide. */
+.reveal .jp-InputArea-editor pre, .reveal .jp-OutputArea pre { white-space: pre-wrap; word-break: break-word; }
 /* Figures never wider than the slide. */
 .reveal .slides img { max-width: 100%; height: auto; }
 </style>
@@ -192,11 +195,11 @@ def estimate_height(cell) -> float:
         h = 0.0
         if level:
             first, _, body = src.lstrip().partition("\n")
-            h += 70 if level <= 2 else 50
+            h += 60 if level <= 2 else 45
         blocks = re.findall(r"\$\$.*?\$\$", body, flags=re.S)
         body = re.sub(r"\$\$.*?\$\$", "", body, flags=re.S)
         h += 70 * len(blocks)
-        h += 30 * _wrapped_lines(body.strip(), 80) if body.strip() else 0
+        h += 26 * _wrapped_lines(body.strip(), 88) if body.strip() else 0
         return h + 10
     if cell.get("cell_type") == "code":
         return 26 * _wrapped_lines(src, 72) + 20 + sum(_output_height(o) for o in cell.get("outputs", []))
@@ -205,7 +208,7 @@ def estimate_height(cell) -> float:
 
 def assign_slide_types(cells) -> list[str]:
     """The slide type for each cell (see the module docstring for the rule)."""
-    types, used, setup = [], 0.0, False
+    types, heights, used, setup = [], [], 0.0, False
     for i, cell in enumerate(cells):
         old = cell.get("metadata", {}).get("slideshow", {}).get("slide_type")
         level = _heading_level(cell)
@@ -222,8 +225,18 @@ def assign_slide_types(cells) -> list[str]:
             kind = "subslide"
         elif _is_setup_cell(cell):
             kind = "skip"
-        elif used > 0 and used + h > SCREEN_PX:
-            kind = "subslide"
+        elif (used > 0 and used + h > SCREEN_PX and not (h < 100 and used + h < SCREEN_PX + 100)
+              and not (types and types[-1] in ("slide", "subslide") and used == heights[-1]
+                       and cells[i - 1].get("cell_type") == "markdown")):
+            # (a slide holding only the paragraph that introduces this cell keeps it, and scrolls)
+            kind = "subslide"  # (a short cell may overflow a little: the slide scrolls)
+            prev = len(types) - 1
+            if (cell.get("cell_type") == "code" and prev > 0 and types[prev] == "-"
+                    and cells[prev].get("cell_type") == "markdown" and used > heights[prev]):
+                # keep the prose that introduces this code with it: split before the prose
+                types[prev] = "subslide"
+                kind = "-"
+                used = heights[prev]
         else:
             kind = "-"
         if kind in ("slide", "subslide"):
@@ -231,6 +244,7 @@ def assign_slide_types(cells) -> list[str]:
         elif kind == "-":
             used += h
         types.append(kind)
+        heights.append(h)
     return types
 
 

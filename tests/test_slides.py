@@ -146,6 +146,14 @@ def test_a_long_section_is_split_into_subslides():
     assert types(tagged) == ["slide", "slide", "-", "subslide", "subslide"]
 
 
+def test_a_split_keeps_the_prose_that_introduces_the_code():
+    figure = png_output(7.5, 4.2)
+    nb = notebook([md("# T"), md("## Section"), code("plot()", [figure]),
+                   md("Now the same with a larger learning rate:"), code("plot(lr=1)", [figure])])
+    tagged, _ = slides.tag_notebook(nb)
+    assert types(tagged) == ["slide", "slide", "-", "subslide", "-"]
+
+
 def test_check_tags_reports_untagged_notebooks(tmp_path, capsys):
     path = tmp_path / "02_y.ipynb"
     path.write_text(json.dumps(notebook([md("# T"), md("## S")])), encoding="utf-8")
