@@ -1,4 +1,4 @@
-"""Shared test setup.
+"""Shared test setup (at the repository root, so it also applies to `pytest notebooks/NN.ipynb`).
 
 Notebook kernels (nbval) inherit this environment: one BLAS/OpenMP thread each, which
 keeps PyTorch fast on small CPUs and makes float results reproducible.
