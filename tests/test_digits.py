@@ -57,6 +57,9 @@ def test_load_digits_split_matches_sklearn_and_leaks_nothing():
     from sklearn.datasets import load_digits
 
     raw = load_digits()
+    X_all, y_all = digits._bundled_digits()
+    np.testing.assert_array_equal(X_all, raw.data)          # exactly scikit-learn's data
+    np.testing.assert_array_equal(y_all, raw.target)
     d = digits.load_digits_split(val_size=0.2, test_size=0.2, seed=0)
     n = len(d.y_train) + len(d.y_val) + len(d.y_test)
     assert n == 1797 and d.X_train.shape[1] == 64
