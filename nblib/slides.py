@@ -404,13 +404,45 @@ def _exporter():
     return exporter
 
 
+def split_at_headings(cells) -> list:
+    """Markdown cells that carry a ``#``/``##``/``###`` heading after their first line are
+    cut there, so that every heading can start its own slide. The first part keeps the
+    cell's slide type; a part that starts with a heading gets ``slide`` (``#``, ``##``) or
+    ``subslide`` (``###``). Used for decks only: the notebooks are not changed."""
+    out = []
+    for cell in cells:
+        if cell.get("cell_type") != "markdown":
+            out.append(cell)
+            continue
+        parts, current, fenced = [], [], False
+        for line in _source(cell).split("\n"):
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+            if current and not fenced and re.match(r"#{1,3}\s", line) and "".join(current).strip():
+                parts.append("\n".join(current))
+                current = []
+            current.append(line)
+        parts.append("\n".join(current))
+        for k, part in enumerate(parts):
+            piece = copy.deepcopy(cell)
+            piece["source"] = part.strip("\n") if k else part.rstrip("\n")
+            if k:
+                piece["id"] = f"{cell.get('id', 'cell')}-{k}"[:64]
+                level = _heading_level(piece)
+                piece.setdefault("metadata", {})["slideshow"] = {"slide_type": "slide" if level <= 2 else "subslide"}
+            out.append(piece)
+    return out
+
+
 def prepare(nb: dict, solutions: bool = True, name: str = "notebook") -> dict:
-    """The notebook as it goes into a deck: slide metadata added when it has none,
-    solution regions replaced by the student stub when ``solutions`` is False."""
+    """The notebook as it goes into a deck: markdown cells cut at headings
+    (:func:`split_at_headings`), slide metadata added when it has none, solution
+    regions replaced by the student stub when ``solutions`` is False."""
     if not has_slide_metadata(nb):
         nb, _ = tag_notebook(nb)
     else:
         nb = copy.deepcopy(nb)
+    nb["cells"] = split_at_headings(nb.get("cells", []))
     if not solutions:
         for i, cell in enumerate(nb.get("cells", []), 1):
             new, n = strip_solutions(_source(cell), cell.get("cell_type", "code"), f"{name}, cell {i}")

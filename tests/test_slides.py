@@ -154,6 +154,19 @@ def test_a_split_keeps_the_prose_that_introduces_the_code():
     assert types(tagged) == ["slide", "slide", "-", "subslide", "-"]
 
 
+def test_a_heading_inside_a_cell_starts_its_own_slide_in_the_deck():
+    nb = notebook([md("# T"), md("Closing words of section 1.\n\n## 2. Next\n\nIntro.\n\n```\n# not a heading\n```"
+                                 "\n### Exercise\n\nDo it.")])
+    tagged, _ = slides.tag_notebook(nb)
+    cells = slides.prepare(tagged)["cells"]
+    assert [c["source"].split("\n")[0] for c in cells] == ["# T", "Closing words of section 1.", "## 2. Next",
+                                                           "### Exercise"]
+    assert types({"cells": cells}) == ["slide", "-", "slide", "subslide"]
+    assert "# not a heading" in cells[2]["source"]
+    assert len({c["id"] for c in cells}) == 4
+    assert types(tagged) == ["slide", "-"], "the notebook itself is not split"
+
+
 def test_check_tags_reports_untagged_notebooks(tmp_path, capsys):
     path = tmp_path / "02_y.ipynb"
     path.write_text(json.dumps(notebook([md("# T"), md("## S")])), encoding="utf-8")
