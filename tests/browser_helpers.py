@@ -453,6 +453,10 @@ def _finish(job: _Job, lab: Lab, prompts, shots: Path) -> NotebookResult:
         result.screenshots.append(shot)
     if result.explorers:
         page.locator("[data-explorer='0']").scroll_into_view_if_needed()
+    else:  # the first figure, rather than wherever Run All left the view
+        figure = page.locator(".jp-Notebook .jp-RenderedImage img").first
+        if figure.count():
+            figure.scroll_into_view_if_needed()
     shot = shots / f"{stem}.png"
     page.screenshot(path=str(shot))
     result.screenshots.insert(0, shot)
