@@ -500,9 +500,10 @@ def _write_index(out: Path, paths, decks, solutions: bool) -> None:
     rows = []
     for p, d in zip(paths, decks):
         nb = prepare(json.loads(p.read_text(encoding="utf-8")), solutions, p.name)
-        n = sum(1 for c in nb["cells"] if c.get("metadata", {}).get("slideshow", {}).get("slide_type") == "slide")
+        kinds = [c.get("metadata", {}).get("slideshow", {}).get("slide_type") for c in nb["cells"]]
+        n, m = kinds.count("slide"), kinds.count("slide") + kinds.count("subslide")
         rows.append(f'<li><a href="{html.escape(d.name)}">{html.escape(_title(nb, p))}</a> '
-                    f'<small>({html.escape(p.name)}, {n} slides)</small></li>')
+                    f'<small>({html.escape(p.name)}: {n} sections, {m} slides)</small></li>')
     edition = "with solutions" if solutions else "exercises without solutions"
     (out / "index.html").write_text(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Course slides</title>\n"
