@@ -193,8 +193,9 @@ def offline_env(base=None, threads: int | None = 1) -> dict:
 class NotebookRun:
     """One headless execution of a notebook.
 
-    ``nb``: the executed notebook (nbformat node); ``seconds``: wall time including the
-    kernel start; ``kernel_start_s``: the part spent starting the kernel;
+    ``nb``: the executed notebook (nbformat node); ``seconds``: wall time from starting
+    the kernel to the last cell's reply (the kernel is then shut down immediately);
+    ``kernel_start_s``: the part spent starting the kernel;
     ``peak_rss``: the kernel's peak resident memory in bytes (``VmHWM``; ``None`` where
     ``/proc`` is not available); ``error``: ``None`` or the error text of a failing cell.
     """
@@ -231,13 +232,16 @@ def execute_notebook(path, env=None, timeout: int = 300) -> NotebookRun:
     nb = nbformat.read(path, as_version=4)
     marks = {}
     peak = {"rss": None}
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # "immediate": the kernel is discarded after the run; a graceful shutdown only adds
+    # 1-2 s of waiting for the kernel process to exit, which a learner never sees.
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(path.parent)}})
 
     def on_start(**_):
         marks["started"] = time.perf_counter()
 
     def on_cell(**_):
+        marks["last_cell"] = time.perf_counter()
         pid = getattr(getattr(client.km, "provisioner", None), "pid", None)
         rss = _vm_hwm(pid)
         if rss is not None:
@@ -251,8 +255,29 @@ def execute_notebook(path, env=None, timeout: int = 300) -> NotebookRun:
         client.execute(env=env if env is not None else dict(os.environ), cwd=str(path.parent))
     except (CellExecutionError, CellTimeoutError, DeadKernelError, RuntimeError) as exc:
         error = f"{type(exc).__name__}: {str(exc)[-2000:]}"
-    seconds = time.perf_counter() - t0
+    seconds = marks.get("last_cell", time.perf_counter()) - t0
     return NotebookRun(path, nb, seconds, marks.get("started", t0) - t0, peak["rss"], error)
+
+
+def slowest_cells(nb, top: int = 3) -> list:
+    """``[(seconds, cell index, first line)]`` of the slowest code cells of an executed
+    notebook, from the timestamps nbclient records in each cell's ``metadata.execution``."""
+    from datetime import datetime
+
+    out = []
+    for index, cell in enumerate(nb.cells):
+        ex = cell.get("metadata", {}).get("execution", {})
+        start, end = ex.get("iopub.execute_input"), ex.get("shell.execute_reply")
+        if cell.cell_type != "code" or not start or not end:
+            continue
+        try:
+            secs = (datetime.fromisoformat(end.replace("Z", "+00:00"))
+                    - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+        except ValueError:
+            continue
+        first = next((line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), "")
+        out.append((secs, index, first.strip()[:60]))
+    return sorted(out, reverse=True)[:top]
 
 
 def find_notebooks(folder=None) -> list[Path]:
@@ -930,8 +955,10 @@ def run_notebooks(repeat: int, timeout: int = 300, log=print) -> dict:
                 + (f"  ERROR {run.error.splitlines()[0][:200]}" if run.error else ""))
         stored = comparable_outputs(nbformat.read(path, as_version=4), images="skip",
                                     sanitizers=sanitizers, respect_tags=True)
-        hashed = [comparable_outputs(r.nb, images="hash", sanitizers=sanitizers) for r in runs]
+        hashed = [comparable_outputs(r.nb, images="hash", sanitizers=sanitizers, respect_tags=True) for r in runs]
         diffs = [first_difference(hashed[0], h) for h in hashed[1:]]
+        every = [comparable_outputs(r.nb, images="hash", sanitizers=sanitizers) for r in runs]
+        ignored_diffs = [first_difference(every[0], h) for h in every[1:]]
         vs_stored = first_difference(stored, comparable_outputs(runs[0].nb, images="skip", sanitizers=sanitizers,
                                                                 respect_tags=True))
         result["notebooks"].append({
@@ -943,9 +970,11 @@ def run_notebooks(repeat: int, timeout: int = 300, log=print) -> dict:
             "errors": [r.error for r in runs if r.error],
             "identical": all(d is None for d in diffs) if diffs else None,
             "difference": next((d for d in diffs if d), None),
+            "ignored_cell_difference": next((d for d in ignored_diffs if d), None),
             "matches_stored": vs_stored is None,
             "stored_difference": vs_stored,
             "images": sum(1 for _, _, outs in hashed[0] for o in outs if o[1].startswith("image/")),
+            "slowest_cells": slowest_cells(runs[0].nb),
         })
     return result
 
@@ -1039,6 +1068,9 @@ def main(argv=None) -> int:
         for r in nbres["notebooks"]:
             det = ("n/a (1 run)" if r["identical"] is None else
                    f"identical ×{repeat}" if r["identical"] else f"DIFFERS: {r['difference']}")
+            if r["identical"] and r["ignored_cell_difference"]:
+                cell = re.match(r"cell \d+", r["ignored_cell_difference"])
+                det += f" (except {cell.group(0) if cell else 'a cell'}, tagged nbval-ignore-output: it prints timings)"
             rows.append([r["name"], f"{r['median_s']:.2f}", f"{r['kernel_start_s']:.2f}", _fmt_bytes(r["peak_rss"]),
                          det, "yes" if r["matches_stored"] else f"NO: {r['stored_difference']}",
                          "ok" if not r["errors"] else f"ERROR: {r['errors'][0].splitlines()[0][:120]}"])
@@ -1049,8 +1081,15 @@ def main(argv=None) -> int:
                          f"({heaviest['name']})", "", "", ""])
             say(_table(["notebook", "time (s)", "of which kernel start (s)", "kernel peak RSS",
                         "outputs over runs", "= stored outputs", "status"], rows))
-            say("Outputs compared: text exactly after the nbval sanitize patterns; images by SHA-256; "
-                "widget model ids left out. '= stored outputs': as nbval strict compares (images and "
+            slow = [r for r in nbres["notebooks"] if r["median_s"] > 15]
+            if slow:
+                say("\nNotebooks above the 15 s target, slowest cells (seconds, cell index, first line):")
+                for r in slow:
+                    say(f"- {r['name']}: " + "; ".join(f"{t:.1f} s cell {i} `{src}`" for t, i, src in r["slowest_cells"]))
+            say("Time: from starting the kernel to the last cell's reply (nbclient; the kernel shutdown "
+                "afterwards is not counted). Outputs compared over the runs: text exactly after the nbval "
+                "sanitize patterns, images by SHA-256, widget model ids left out, cells tagged "
+                "nbval-ignore-output reported apart. '= stored outputs': as nbval strict compares (images and "
                 "nbval-ignore-output cells left out). Kernels ran with non-loopback networking blocked.")
         say()
 
