@@ -1,11 +1,18 @@
 """Shared test setup (at the repository root, so it also applies to `pytest notebooks/NN.ipynb`).
 
-Notebook kernels (nbval) inherit this environment: one BLAS/OpenMP thread each, which
-keeps PyTorch fast on small CPUs and makes float results reproducible.
+Every process this test session starts (nbval's notebook kernels, the student-edition
+runs, JupyterLab in the browser tests, pytest-xdist workers) inherits this environment:
+
+* one BLAS/OpenMP thread per kernel, which keeps PyTorch fast on small CPUs and makes
+  float results reproducible;
+* the network guard of :func:`nblib.bench.offline_env`: a ``sitecustomize`` module that
+  refuses every non-loopback connection and name lookup. So nbval's own run of each
+  notebook is also the proof that the course runs offline (``tests/test_no_network.py``
+  checks the guard itself and then relies on this).
 """
 
 import os
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
-os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+from nblib.bench import offline_env
+
+os.environ.update(offline_env(threads=1))

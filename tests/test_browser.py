@@ -21,6 +21,8 @@ import pytest
 
 import browser_helpers as bh
 
+pytestmark = pytest.mark.browser  # deselect with -m 'not browser'
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SHOTS = ROOT / "build" / "screenshots"

@@ -20,6 +20,8 @@ import pytest
 from nblib import slides
 from nblib.edition import BEGIN, END
 
+pytestmark = pytest.mark.slides  # deselect with -m 'not slides'
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = slides.notebooks(ROOT / "notebooks")
 CHROMIUM = Path("/usr/bin/chromium")
