@@ -107,9 +107,11 @@ def loss_explorer(preset=None) -> Explorer:
     explorer = Explorer("Loss explorer", controls, update, fig, presets=LOSS_PRESETS,
                         dynamic=[mse_dot, mse_g_dot, bce_dot, bce_g_dot, sq_g_dot],
                         background_key=lambda y_hat, y, z, label: (y, label))
-    if preset is not None:
-        if isinstance(preset, str):
-            explorer.preset(preset)
-        else:
-            explorer.set(**preset)
+    if isinstance(preset, str):
+        explorer.preset(preset)
+    elif isinstance(preset, dict):
+        explorer.set(**preset)
+    elif preset is not None:
+        raise TypeError(f"{explorer.title}: preset must be a preset name or a dict of control values, "
+                        f"got {type(preset).__name__} {preset!r}")
     return explorer
