@@ -407,17 +407,6 @@ def _checker_names():
             and not isinstance(getattr(check, n), type)]
 
 
-#: checkers whose "not a function" message does not say what came; fix: use the shared wording
-#: f"expected a function, got {describe(fn)}. Pass the function itself ..." (nblib.check._core)
-POOR_CHECKER_MESSAGES = {
-    "gradient_signs": "says 'pass your function itself' but not what came (nblib/check/losses.py)",
-    "affine_module": "says 'pass your class itself' but not what came (nblib/check/pytorch.py)",
-    "train_step": "says 'pass your function itself' but not what came (nblib/check/pytorch.py)",
-    "evaluate_accuracy": "says 'pass your function itself' but not what came (nblib/check/pytorch.py)",
-    "which_bug": "says 'pass your function itself' but not what came (nblib/check/bugzoo.py)",
-    "averaged_gradients": "says 'pass your function itself' but not what came (nblib/check/bugzoo.py)",
-}
-
 #: names exported into nblib.check that are not checkers (they take several arguments):
 #: check.<name>(my_function) raises a raw "missing 2 required positional arguments"
 NOT_CHECKERS = {
@@ -430,7 +419,7 @@ NOT_CHECKERS = {
 def _checker_params():
     params = []
     for name in _checker_names():
-        reason = POOR_CHECKER_MESSAGES.get(name) or NOT_CHECKERS.get(name)
+        reason = NOT_CHECKERS.get(name)
         marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
         params.append(pytest.param(name, id=name, marks=marks))
     return params or [pytest.param(None, id="no-checkers", marks=pytest.mark.skip(reason="nblib.check missing"))]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import describe
 from ._core import CheckResult, Diagnosis, _call, check_function
 
 __all__ = ["BUGS", "SNIPPETS", "which_bug", "averaged_gradients", "looks_like_probs", "flat_features"]
@@ -63,7 +64,8 @@ def which_bug(fn) -> CheckResult:
     """
     name = "which_bug"
     if not callable(fn):
-        return CheckResult(name, "fail", "pass your function itself: check.which_bug(my_answers)", fn, None)
+        return CheckResult(name, "fail", f"expected a function, got {describe(fn)}. Pass the function itself, "
+                           "without calling it: check.which_bug(my_answers)", fn, None)
     value, err = _call(fn, ())
     if err:
         return CheckResult(name, err[0], err[1], fn, None)
@@ -110,7 +112,8 @@ def averaged_gradients(fn) -> CheckResult:
     """
     name = "averaged_gradients"
     if not callable(fn):
-        return CheckResult(name, "fail", "pass your function itself: check.averaged_gradients(my_fn)",
+        return CheckResult(name, "fail", f"expected a function, got {describe(fn)}. Pass the function itself, "
+                           "without calling it: check.averaged_gradients(my_fn)",
                            fn, _ref_averaged)
     X, Y, W, b = _grad_cases()[0]
     value, err = _call(fn, (X.copy(), Y.copy(), W.copy(), b.copy()))

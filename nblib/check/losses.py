@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import losses as L
+from .._validate import describe
 from ._core import CheckResult, Diagnosis, check_function
 
 __all__ = ["mse_grad", "cross_entropy", "cross_entropy_grad", "gradient_signs"]
@@ -142,7 +143,8 @@ def gradient_signs(fn) -> CheckResult:
     The questions are in ``SIGN_QUESTIONS``; each wrong answer is explained.
     """
     if not callable(fn):
-        return CheckResult("gradient_signs", "fail", "pass your function itself: check.gradient_signs(my_signs)",
+        return CheckResult("gradient_signs", "fail", f"expected a function, got {describe(fn)}. Pass the function "
+                           "itself, without calling it: check.gradient_signs(my_signs)",
                            fn, None)
     from ._core import _call
     value, err = _call(fn, ())

@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 
+from .._validate import describe
 from ._core import TODO_MESSAGE, CheckResult
 
 __all__ = ["affine_module", "train_step", "evaluate_accuracy"]
@@ -57,8 +58,9 @@ def affine_module(cls) -> CheckResult:
     name = "affine_module"
     ref = _reference_affine_class()
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        return CheckResult(name, "fail", "pass your class itself (a subclass of nn.Module): "
-                           "check.affine_module(Affine)", cls, ref)
+        return CheckResult(name, "fail", f"expected a class (a subclass of nn.Module), got {describe(cls)}. "
+                           "Pass the class itself, without creating an instance: check.affine_module(Affine)",
+                           cls, ref)
     d, h = 5, 3
     module, err = _run(cls, d, h)
     if err:
@@ -158,7 +160,8 @@ def train_step(fn) -> CheckResult:
 
     name = "train_step"
     if not callable(fn):
-        return CheckResult(name, "fail", "pass your function itself: check.train_step(my_train_step)",
+        return CheckResult(name, "fail", f"expected a function, got {describe(fn)}. Pass the function itself, "
+                           "without calling it: check.train_step(my_train_step)",
                            fn, _ref_train_step)
 
     def trajectory(step_fn):
@@ -223,7 +226,8 @@ def evaluate_accuracy(fn) -> CheckResult:
 
     name = "evaluate_accuracy"
     if not callable(fn):
-        return CheckResult(name, "fail", "pass your function itself: check.evaluate_accuracy(my_evaluate)",
+        return CheckResult(name, "fail", f"expected a function, got {describe(fn)}. Pass the function itself, "
+                           "without calling it: check.evaluate_accuracy(my_evaluate)",
                            fn, _ref_evaluate)
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Dropout(0.5), nn.Linear(6, 3))
