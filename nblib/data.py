@@ -15,13 +15,16 @@ from ._validate import describe, positive_number
 __all__ = ["make_rng", "linear_data", "blobs", "moons", "spirals", "xor"]
 
 
-def make_rng(seed) -> np.random.Generator:
-    """Return a ``numpy.random.Generator`` from an int seed (or pass a Generator through)."""
+def make_rng(seed, where: str = "make_rng") -> np.random.Generator:
+    """Return a ``numpy.random.Generator`` from an int seed (or pass a Generator through).
+
+    ``where`` names the calling function in the error message.
+    """
     if isinstance(seed, np.random.Generator):
         return seed
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
         return np.random.default_rng(int(seed))
-    raise TypeError(f"seed must be a non-negative int or a numpy.random.Generator, got {describe(seed)}")
+    raise TypeError(f"{where}: seed must be a non-negative int or a numpy.random.Generator, got {describe(seed)}")
 
 
 def linear_data(n: int = 100, w: float = 3.0, b: float = 2.0, noise: float = 0.5,
@@ -35,7 +38,7 @@ def linear_data(n: int = 100, w: float = 3.0, b: float = 2.0, noise: float = 0.5
     """
     n = positive_number(n, "n", "linear_data", integer=True)
     positive_number(noise, "noise", "linear_data", allow_zero=True)
-    rng = make_rng(seed)
+    rng = make_rng(seed, "linear_data")
     lo, hi = x_range
     x = np.linspace(lo, hi, n)
     y = b + w * x + noise * rng.standard_normal(n)
@@ -53,7 +56,7 @@ def blobs(n_per_class: int = 50, centers=((-1.5, -1.0), (1.5, 1.0)), std: float 
     centers = np.asarray(centers, dtype=float)
     if centers.ndim != 2 or centers.shape[1] != 2:
         raise ValueError(f"blobs: centers must have shape (k, 2), got {centers.shape}")
-    rng = make_rng(seed)
+    rng = make_rng(seed, "blobs")
     X = np.concatenate([c + std * rng.standard_normal((n_per_class, 2)) for c in centers])
     y = np.repeat(np.arange(len(centers)), n_per_class)
     order = rng.permutation(len(y))
@@ -67,7 +70,7 @@ def moons(n: int = 200, noise: float = 0.15, seed=0):
     """
     n = positive_number(n, "n", "moons", integer=True)
     positive_number(noise, "noise", "moons", allow_zero=True)
-    rng = make_rng(seed)
+    rng = make_rng(seed, "moons")
     n0 = n // 2
     n1 = n - n0
     t0 = np.linspace(0, np.pi, n0)
@@ -89,7 +92,7 @@ def spirals(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2, seed
     n_per_class = positive_number(n_per_class, "n_per_class", "spirals", integer=True)
     n_classes = positive_number(n_classes, "n_classes", "spirals", integer=True)
     positive_number(noise, "noise", "spirals", allow_zero=True)
-    rng = make_rng(seed)
+    rng = make_rng(seed, "spirals")
     X, y = [], []
     for k in range(n_classes):
         r = np.linspace(0.0, 1.0, n_per_class)
@@ -108,7 +111,7 @@ def xor(n: int = 200, noise: float = 0.1, seed=0):
     """
     n = positive_number(n, "n", "xor", integer=True)
     positive_number(noise, "noise", "xor", allow_zero=True)
-    rng = make_rng(seed)
+    rng = make_rng(seed, "xor")
     corners = rng.integers(0, 2, size=(n, 2))
     X = (2.0 * corners - 1.0) + noise * rng.standard_normal((n, 2))
     y = (corners[:, 0] ^ corners[:, 1]).astype(np.int64)

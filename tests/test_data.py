@@ -44,7 +44,7 @@ def test_generator_accepted_and_global_state_untouched():
 
 
 @pytest.mark.parametrize("call, exc, pattern", [
-    (lambda: data.linear_data(seed="1"), TypeError, r"seed must be a non-negative int or a numpy.random.Generator, got str"),
+    (lambda: data.linear_data(seed="1"), TypeError, r"linear_data: seed must be a non-negative int or a numpy.random.Generator, got str"),
     (lambda: data.linear_data(seed=-1), TypeError, r"seed must be a non-negative int"),
     (lambda: data.linear_data(n=0), ValueError, r"linear_data: n must be > 0, got 0"),
     (lambda: data.moons(n=2.5), TypeError, r"moons: n must be an integer, got float"),
