@@ -134,6 +134,13 @@ ROWS = [
         r"cross_entropy", r"expected a function", r"got str 'def f", kind="check"),
     Bad("checker given None", lambda: m("check").gd_fit(None), None,
         r"gd_fit", r"expected a function", r"NoneType None", kind="check"),
+    Bad("check.two_layer_loss params not a dict",
+        lambda: m("check").two_layer_loss(z((4, 2)), z(4, int), 42), TypeError,
+        r"^two_layer_loss: params", r"dict with keys W1, b1, W2, b2", r"got int 42"),
+    Bad("check.two_layer_backward W2 of the wrong shape",
+        lambda: m("check").two_layer_backward(z((4, 2)), z(4, int),
+                                              {"W1": z((2, 5)), "b1": z(5), "W2": z((4, 3)), "b2": z(3)}),
+        ValueError, r"^two_layer_backward: params\['W2'\]", r"shape \(h, C\) = \(5, 3\)", r"got shape \(4, 3\)"),
     # ---------------------------------------------------------------- widgets
     Bad("loss_explorer unknown preset", lambda: m("widgets.losses").loss_explorer(preset="nope"), KeyError,
         r"Loss explorer: no preset", r"choose one of \[", r"'nope'"),
@@ -402,26 +409,17 @@ def _checker_names():
         from nblib import check
     except ImportError:
         return []
-    skip = {"CheckResult", "Diagnosis", "check_function"}
+    # check.HELPERS: exported helpers used by the exercises (e.g. check.two_layer_loss(X, y, params)),
+    # not checkers; their bad input is covered by rows of ROWS instead.
+    skip = {"CheckResult", "Diagnosis", "check_function", *getattr(check, "HELPERS", ())}
     return [n for n in check.__all__ if n not in skip and callable(getattr(check, n))
             and not isinstance(getattr(check, n), type)]
-
-
-#: names exported into nblib.check that are not checkers (they take several arguments):
-#: check.<name>(my_function) raises a raw "missing 2 required positional arguments"
-NOT_CHECKERS = {
-    "two_layer_loss": "a reference helper exported by nblib/check/backprop.py's __all__",
-    "two_layer_backward": "a reference helper exported by nblib/check/backprop.py's __all__",
-    "buggy_two_layer_backward": "a reference helper exported by nblib/check/backprop.py's __all__",
-}
 
 
 def _checker_params():
     params = []
     for name in _checker_names():
-        reason = NOT_CHECKERS.get(name)
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        params.append(pytest.param(name, id=name, marks=marks))
+        params.append(pytest.param(name, id=name))
     return params or [pytest.param(None, id="no-checkers", marks=pytest.mark.skip(reason="nblib.check missing"))]
 
 

@@ -12,11 +12,16 @@ from __future__ import annotations
 import numpy as np
 
 from .. import layers as L
-from .._validate import describe
+from .._validate import as_float_array, class_labels, describe
 from ._core import CheckResult, Diagnosis, _call, _fmt_args, check_function
 
 __all__ = ["sigmoid_backward", "affine_backward", "softmax_ce_backward", "planted_bug",
            "buggy_two_layer_backward", "two_layer_backward", "two_layer_loss"]
+
+#: Exported helpers used by the exercises, not checkers: notebook 04 calls them with
+#: ``(X, y, params)`` (``check.two_layer_loss(X, y, params)``) rather than passing them a
+#: learner's function. Tests that call every checker skip these names.
+HELPERS = ("two_layer_loss", "two_layer_backward", "buggy_two_layer_backward")
 
 
 # ------------------------------------------------------------------ multi-output helper
@@ -233,14 +238,51 @@ def softmax_ce_backward(fn) -> CheckResult:
 
 
 # ------------------------------------------------------------------ 4. the planted bug
+_PARAM_SHAPES = (("W1", "(d, h)"), ("b1", "(h,)"), ("W2", "(h, C)"), ("b2", "(C,)"))
+
+
+def _two_layer_inputs(where, X, y, params):
+    """Check the ``(X, y, params)`` of the two-layer helpers; return them as float arrays / int labels.
+
+    ``X``: (n, d); ``y``: (n,) integer class ids in [0, C); ``params``: a dict with
+    ``W1`` (d, h), ``b1`` (h,), ``W2`` (h, C), ``b2`` (C,).
+    """
+    keys = ", ".join(k for k, _ in _PARAM_SHAPES)
+    if not isinstance(params, dict):
+        raise TypeError(f"{where}: params must be a dict with keys {keys}, got {describe(params)}")
+    missing = [k for k, _ in _PARAM_SHAPES if k not in params]
+    if missing:
+        raise ValueError(f"{where}: params must be a dict with keys {keys}; "
+                         f"missing {missing}, got keys {sorted(params)}")
+    X = as_float_array(X, "X", where, ndim=2, finite=False)
+    p = {k: as_float_array(params[k], f"params[{k!r}]", where, finite=False) for k, _ in _PARAM_SHAPES}
+    d = X.shape[1]
+    h = p["W1"].shape[1] if p["W1"].ndim == 2 else None
+    C = p["W2"].shape[1] if p["W2"].ndim == 2 else None
+    want = {"W1": (d, h), "b1": (h,), "W2": (h, C), "b2": (C,)}
+    for k, shape in _PARAM_SHAPES:
+        if p[k].shape != want[k] or None in want[k]:
+            expected = "(" + ", ".join("?" if v is None else str(v) for v in want[k]) + ("," if len(want[k]) == 1 else "") + ")"
+            raise ValueError(f"{where}: params[{k!r}] must have shape {shape} = {expected} "
+                             f"(X has {d} features), got shape {p[k].shape}")
+    y = class_labels(y, X.shape[0], C, where, name="y", batch_name="X")
+    return X, y, p
+
+
 def two_layer_loss(X, y, params):
-    """Mean softmax cross-entropy of the net ``tanh(X W1 + b1) W2 + b2`` (the exercise's network)."""
+    """Mean softmax cross-entropy of the net ``tanh(X W1 + b1) W2 + b2`` (the exercise's network).
+
+    ``X``: (n, d); ``y``: (n,) integer class ids; ``params``: a dict with ``W1`` (d, h),
+    ``b1`` (h,), ``W2`` (h, C), ``b2`` (C,). Bad input raises a named ``TypeError``/``ValueError``.
+    """
+    X, y, params = _two_layer_inputs("two_layer_loss", X, y, params)
     h = np.tanh(X @ params["W1"] + params["b1"])
     return L.softmax_cross_entropy(h @ params["W2"] + params["b2"], y)[0]
 
 
 def two_layer_backward(X, y, params):
-    """Reference gradients of :func:`two_layer_loss`: ``{"W1", "b1", "W2", "b2"}``."""
+    """Reference gradients of :func:`two_layer_loss`: ``{"W1", "b1", "W2", "b2"}``, each shaped like its parameter."""
+    X, y, params = _two_layer_inputs("two_layer_backward", X, y, params)
     z1 = X @ params["W1"] + params["b1"]          # (n, h)
     h = np.tanh(z1)                               # (n, h)
     scores = h @ params["W2"] + params["b2"]      # (n, C)
@@ -256,6 +298,7 @@ def two_layer_backward(X, y, params):
 
 def buggy_two_layer_backward(X, y, params):
     """Gradients of :func:`two_layer_loss` with ONE planted bug. Find it with a gradient check."""
+    X, y, params = _two_layer_inputs("buggy_two_layer_backward", X, y, params)
     z1 = X @ params["W1"] + params["b1"]
     h = np.tanh(z1)
     scores = h @ params["W2"] + params["b2"]
