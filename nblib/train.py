@@ -10,7 +10,11 @@
 * early stopping: stop when the validation loss has not improved for ``patience``
   epochs, and put back the parameters of the best epoch;
 * a progress bar (``tqdm.auto``: a widget in Jupyter, text in a terminal);
-* a :class:`History` of everything, including the time each epoch's updates took.
+* a :class:`History` of everything, including the time each epoch's updates took;
+* a divergence report: when the loss or the parameters blow up (inf/NaN, or a batch loss
+  over ``BLOWUP`` times the starting loss) training stops and ``History.diverged``,
+  ``.step`` and ``.cause`` say where and with which learning rate, without a flood of
+  RuntimeWarnings.
 
 Weight decay is the optimizer's (``Adam(..., weight_decay=1e-4)``), as in ``torch.optim``.
 """
@@ -23,6 +27,9 @@ import numpy as np
 
 from ._validate import as_float_array, callable_arg, class_labels, describe, positive_number
 from .data import make_rng
+
+#: training stops as diverged once a batch loss exceeds BLOWUP times the starting loss
+BLOWUP = 1e6
 
 __all__ = ["minibatches", "History", "fit", "accuracy", "confusion_matrix", "plot_history"]
 
@@ -64,6 +71,9 @@ class History:
     split after the epoch), ``lr`` (used during the epoch), ``epoch_time`` (seconds spent
     on the epoch's updates, evaluation excluded). ``best_epoch`` (0-based) is the epoch
     whose parameters were kept; ``stopped_early`` says whether patience ran out.
+    ``diverged`` is True when the loss blew up and training stopped there; then ``step``
+    is the update (1-based, counted over all epochs) at which it happened and ``cause`` says
+    what blew up and with which ``lr``.
     """
 
     keys = ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "epoch_time")
@@ -74,6 +84,9 @@ class History:
             setattr(self, k, [])
         self.best_epoch = None
         self.stopped_early = False
+        self.diverged = False  # True when the training loss blew up and training stopped there
+        self.step = None       # the update (1-based, over all epochs) at which it blew up
+        self.cause = ""        # what blew up, where, with which learning rate
 
     @property
     def epochs(self) -> int:
@@ -81,9 +94,12 @@ class History:
 
     def __repr__(self):
         if not self.epochs:
+            if self.diverged:
+                return f"History({self.name!r}: no epoch finished; {self.cause})"
             return f"History({self.name!r}: no epochs yet)"
         b = self.best_epoch if self.best_epoch is not None else self.epochs - 1
-        return (f"History({self.name!r}: {self.epochs} epochs{' (stopped early)' if self.stopped_early else ''}, "
+        return (f"History({self.name!r}: {self.epochs} epochs{' (stopped early)' if self.stopped_early else ''}"
+                f"{' (diverged at step ' + str(self.step) + ')' if self.diverged else ''}, "
                 f"best epoch {b + 1}: val loss {self.val_loss[b]:.4f}, val acc {self.val_acc[b]:.1%})")
 
 
@@ -103,6 +119,13 @@ def fit(net, opt, X_train, y_train, X_val, y_val, *, epochs: int = 30, batch_siz
     progress : show a ``tqdm.auto`` progress bar with the latest validation accuracy.
 
     Returns a :class:`History`. ``net.params`` is changed in place.
+
+    Divergence: if a batch loss is inf/NaN or exceeds ``BLOWUP`` times the loss before
+    training, if an update makes a parameter inf/NaN, or if the network's outputs overflow
+    (the ``ValueError`` that :mod:`nblib.layers` raises on non-finite values), training
+    stops; ``hist.diverged`` is True, ``hist.step`` and ``hist.cause`` say where and with
+    which lr, and ``net.params`` are those of the best epoch so far (the initial ones if the
+    first epoch did not finish).
     """
     where = "fit"
     for attr in ("params", "loss_and_grads", "predict"):
@@ -124,21 +147,62 @@ def fit(net, opt, X_train, y_train, X_val, y_val, *, epochs: int = 30, batch_siz
     rng = make_rng(seed)
     hist = History(name)
     best, best_loss, waited = None, np.inf, 0
+    initial = {k: v.copy() for k, v in net.params.items()}
+    with np.errstate(all="ignore"):
+        try:
+            start_loss = float(net.loss_and_grads(X_train, y_train)[0])
+        except ValueError as exc:
+            if not _non_finite(exc):
+                raise
+            start_loss = np.inf
+    limit = BLOWUP * max(start_loss if np.isfinite(start_loss) else 1.0, 1.0)
+    step = 0
+
+    def diverge(what, epoch):
+        hist.diverged, hist.step = True, step
+        hist.cause = f"diverged: {what} at step {step} (epoch {epoch + 1}) with lr={float(opt.lr):.4g}"
+
     bar = _progress(epochs, name) if progress else None
     for epoch in range(epochs):
         if schedule is not None:
             opt.lr = float(schedule(epoch))
         batches = minibatches(X_train.shape[0], batch_size, rng)
         start = time.perf_counter()
-        for idx in batches:
-            _, grads = net.loss_and_grads(X_train[idx], y_train[idx])
-            opt.step(net.params, grads)
+        with np.errstate(all="ignore"):
+            for idx in batches:
+                step += 1
+                try:
+                    loss, grads = net.loss_and_grads(X_train[idx], y_train[idx])
+                except ValueError as exc:
+                    if not _non_finite(exc):
+                        raise
+                    diverge("the network's outputs became inf/NaN", epoch)
+                    break
+                if not np.isfinite(loss) or loss > limit:
+                    diverge(f"the training loss {'became inf/NaN' if not np.isfinite(loss) else 'exploded'} "
+                            f"({float(loss):.3g}, from {start_loss:.3g} at the start)", epoch)
+                    break
+                opt.step(net.params, grads)
+                if not all(np.all(np.isfinite(v)) for v in net.params.values()):
+                    diverge("the parameters became inf/NaN", epoch)
+                    break
+            if not hist.diverged:
+                measured = {}
+                try:
+                    for split, X, y in (("train", X_train, y_train), ("val", X_val, y_val)):
+                        loss, _ = net.loss_and_grads(X, y)
+                        measured[split] = (float(loss), accuracy(net.predict(X), y))
+                except ValueError as exc:
+                    if not _non_finite(exc):
+                        raise
+                    diverge(f"the network's outputs on the {split} set became inf/NaN", epoch)
+        if hist.diverged:
+            break
         hist.epoch_time.append(time.perf_counter() - start)
         hist.lr.append(float(opt.lr))
-        for split, X, y in (("train", X_train, y_train), ("val", X_val, y_val)):
-            loss, _ = net.loss_and_grads(X, y)
-            getattr(hist, f"{split}_loss").append(float(loss))
-            getattr(hist, f"{split}_acc").append(accuracy(net.predict(X), y))
+        for split, (loss, acc) in measured.items():
+            getattr(hist, f"{split}_loss").append(loss)
+            getattr(hist, f"{split}_acc").append(acc)
         if hist.val_loss[-1] < best_loss:
             best_loss, waited, hist.best_epoch = hist.val_loss[-1], 0, epoch
             best = {k: v.copy() for k, v in net.params.items()}
@@ -151,13 +215,23 @@ def fit(net, opt, X_train, y_train, X_val, y_val, *, epochs: int = 30, batch_siz
             hist.stopped_early = True
             break
     if bar is not None:
+        if hist.diverged:
+            bar.set_postfix_str(f"diverged at step {hist.step}", refresh=False)
         bar.close()
-    if best is None:  # the validation loss was never finite (a diverged run): keep the last parameters
-        hist.best_epoch = hist.epochs - 1
+    if best is None:  # no finished epoch had a finite validation loss (a diverged run)
+        if hist.diverged:
+            for k, v in initial.items():
+                net.params[k][...] = v
+        hist.best_epoch = hist.epochs - 1 if hist.epochs else None
     else:
         for k, v in best.items():
             net.params[k][...] = v
     return hist
+
+
+def _non_finite(exc: ValueError) -> bool:
+    """Whether ``exc`` is nblib's "contains NaN or infinite value(s)" error (a diverging run)."""
+    return "NaN or infinite" in str(exc)
 
 
 def _progress(total, desc):
@@ -185,7 +259,8 @@ def plot_history(axes, histories, colors=None, linewidths=None):
         for ax, key in zip(axes, ("loss", "acc")):
             ax.plot(ep, getattr(h, f"train_{key}"), ls="--", color=c, lw=lw, alpha=alpha, label=f"{h.name} (train)")
             ax.plot(ep, getattr(h, f"val_{key}"), color=c, lw=lw, alpha=alpha, label=f"{h.name} (validation)")
-            ax.plot(h.best_epoch + 1, getattr(h, f"val_{key}")[h.best_epoch], "o", color=c, ms=7)
+            if h.best_epoch is not None:
+                ax.plot(h.best_epoch + 1, getattr(h, f"val_{key}")[h.best_epoch], "o", color=c, ms=7)
     axes[0].set(xlabel="epoch", ylabel="cross-entropy loss", yscale="log")
     axes[1].set(xlabel="epoch", ylabel="accuracy")
     return axes

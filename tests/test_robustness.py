@@ -387,8 +387,6 @@ def test_minibatch_sgd_reports_divergence():
     _assert_diverged(out["diverged"], out["step"], out["cause"], 20 * out["updates_per_epoch"])
 
 
-@pytest.mark.xfail(strict=True, reason="train.fit has no divergence report: losses reach 1e100 (or an "
-                                       "exception from the loss) instead of History.diverged")
 def test_training_reports_divergence():
     train, layers, optim = m("train"), m("layers"), m("optim")
     r = np.random.default_rng(0)

@@ -86,8 +86,26 @@ def test_fit_validates_inputs():
 
 
 
-def test_a_diverging_run_stops_with_a_clear_message():
+def test_a_diverging_run_stops_with_a_divergence_report():
+    """SGD(1e6) on inputs scaled by 1e3 blows up in the first epoch. fit does not raise (it used to
+    raise layers' "NaN or infinite ... diverging run?" ValueError) and emits no RuntimeWarning: it
+    stops, History.diverged is True, History.step is the update where it happened (1-based, at most
+    3 epochs of batches), History.cause names that step and the lr, no epoch is recorded, and the
+    network keeps finite parameters (the initial ones, since no epoch finished)."""
+    import warnings
+
     Xtr, ytr, Xva, yva = _data()
     net = layers.MLP([2, 8, 3], seed=0)
-    with np.errstate(all="ignore"), pytest.raises(ValueError, match="diverging run"):
-        train.fit(net, optim.SGD(1e6), Xtr * 1e3, ytr, Xva * 1e3, yva, epochs=3, batch_size=8, progress=False)
+    before = {k: v.copy() for k, v in net.params.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hist = train.fit(net, optim.SGD(1e6), Xtr * 1e3, ytr, Xva * 1e3, yva, epochs=3, batch_size=8,
+                         progress=False)
+    steps_per_epoch = -(-len(ytr) // 8)
+    assert hist.diverged is True
+    assert isinstance(hist.step, int) and 1 <= hist.step <= 3 * steps_per_epoch
+    assert f"step {hist.step}" in hist.cause and "lr=1e+06" in hist.cause and "diverged" in hist.cause
+    assert hist.epochs == 0 and hist.best_epoch is None
+    assert "diverged" in repr(hist)
+    for k, v in net.params.items():
+        np.testing.assert_array_equal(v, before[k])
