@@ -123,3 +123,13 @@ def test_train_run_validates_its_numbers():
         B.train_run(hidden=2.5, epochs=5)
     run = B.train_run(epochs=0)
     assert run["snap_epochs"] == [0] and len(run["losses"]) == 1
+
+
+def test_playground_sliders_that_retrain_update_only_when_released():
+    """layers, hidden and lr retrain (1000 epochs) on change: dragging them must not retrain at
+    every intermediate value (continuous_update=False); the epoch slider only shows a stored
+    snapshot and follows the drag."""
+    pg = B.training_playground()
+    for name in ("layers", "hidden", "lr"):
+        assert pg.controls[name].continuous_update is False, name
+    assert pg.controls["epoch"].continuous_update is True
