@@ -530,10 +530,10 @@ def bench_explorer(factory, k: int = 12) -> dict:
 # ------------------------------------------------------------------------------------
 # Timing helpers
 # ------------------------------------------------------------------------------------
-def _time_per_call(fn, min_time: float = 0.2, repeats: int = 5) -> float:
-    """Median seconds per call of ``fn()`` over ``repeats`` batches of >= ``min_time`` s each."""
+def _calls_per_batch(fn, min_time: float) -> int:
+    """Warm ``fn`` up, then find how many calls of it take about ``min_time`` seconds."""
     fn()  # warm-up
-    n, t = 1, 0.0
+    n = 1
     while True:
         t0 = time.perf_counter()
         for _ in range(n):
@@ -542,7 +542,12 @@ def _time_per_call(fn, min_time: float = 0.2, repeats: int = 5) -> float:
         if t >= min_time / 4:
             break
         n *= 4
-    n = max(1, int(n * (min_time / max(t, 1e-9))))
+    return max(1, int(n * min_time / max(t, 1e-9)))
+
+
+def _time_per_call(fn, min_time: float = 0.2, repeats: int = 5) -> float:
+    """Median seconds per call of ``fn()`` over ``repeats`` batches of >= ``min_time`` s each."""
+    n = _calls_per_batch(fn, min_time)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -555,19 +560,7 @@ def _time_per_call(fn, min_time: float = 0.2, repeats: int = 5) -> float:
 def _time_interleaved(fns: dict, min_time: float = 0.1, repeats: int = 7) -> dict:
     """Median seconds per call of each function of ``fns``, measured in turns (a batch of
     calls of each in every round), so that a change in the machine's load hits all alike."""
-    counts = {}
-    for name, fn in fns.items():
-        fn()
-        n = 1
-        while True:
-            t0 = time.perf_counter()
-            for _ in range(n):
-                fn()
-            t = time.perf_counter() - t0
-            if t >= min_time / 4:
-                break
-            n *= 4
-        counts[name] = max(1, int(n * min_time / max(t, 1e-9)))
+    counts = {name: _calls_per_batch(fn, min_time) for name, fn in fns.items()}
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
