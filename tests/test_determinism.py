@@ -67,6 +67,32 @@ def test_output_comparison_detects_changes():
     assert first_difference(comparable_outputs(a, images="skip"), comparable_outputs(image, images="skip")) is None
 
 
+def test_sanitizers_hide_rounding_noise_but_not_verdicts():
+    """The nbval sanitize patterns (tests/nbval_sanitize.cfg) let a gradient check's
+    rounding-level numbers differ between CPUs, and still catch a changed verdict or a
+    changed ordinary number."""
+    from nblib.bench import _sanitize, load_sanitizers
+    from nblib.gradcheck import compare
+
+    rules = load_sanitizers()
+    a = np.linspace(0.1, 2.0, 6)
+
+    def shown(report):
+        return _sanitize(report._repr_html_(), rules), _sanitize(repr(report), rules)
+
+    this_cpu = compare({"dW": (a, a + 1e-13), "db": (a, a)})
+    other_cpu = compare({"dW": (a, a + 3e-14), "db": (a, a)})
+    assert this_cpu._repr_html_() != other_cpu._repr_html_()
+    assert shown(this_cpu) == shown(other_cpu)
+    broken = compare({"dW": (a, a + 1e-3), "db": (a, a)})          # a wrong gradient
+    assert shown(broken)[0] != shown(this_cpu)[0] and shown(broken)[1] != shown(this_cpu)[1]
+    now_exact = compare({"dW": (a, a), "db": (a, a)})               # a verdict changed
+    assert shown(now_exact) != shown(this_cpu)
+    assert _sanitize("row sums 2.8e-17", rules) == _sanitize("row sums -3.4e-17", rules)
+    for ordinary in ("loss 7.76e-03 after 150 steps", "rel error 1.2e-08", "loss 0.1806"):
+        assert _sanitize(ordinary, rules) == ordinary
+
+
 def _digest(obj) -> str:
     h = hashlib.sha256()
     for part in obj if isinstance(obj, tuple) else (obj,):

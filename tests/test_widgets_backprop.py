@@ -13,14 +13,35 @@ from nblib.widgets import backprop as B
 
 @pytest.mark.parametrize("activation", list(L.ACTIVATIONS))
 def test_fast_training_math_equals_nblib_layers(activation):
+    """The playground's fast loop takes the same steps as MLP.loss_and_grads + plain GD."""
     X, y = B.make_dataset("spirals")
     net = L.MLP([2, 7, 5, 3], activation=activation, init="xavier", seed=3)
-    loss, grads = net.loss_and_grads(X, y)
-    f_loss, f_grads, logits = B._fast_loss_and_grads(net.params, net.num_layers, activation, X, y)
-    assert f_loss == pytest.approx(loss, rel=1e-12)
-    np.testing.assert_allclose(logits, net.forward(X), rtol=1e-12, atol=1e-13)
-    for k in grads:
-        np.testing.assert_allclose(f_grads[k], grads[k], rtol=1e-9, atol=1e-14, err_msg=k)
+    lr = 0.3
+    T = B._layer_matrices(net.params, net.num_layers)
+    losses, acc, snap_epochs, snapshots, diverged = B._fast_train(T, activation, X, y, 3, lr, 2, 1)
+    assert diverged is None and snap_epochs == [0, 1, 2]
+    for ep in range(3):
+        loss, grads = net.loss_and_grads(X, y)
+        assert losses[ep] == pytest.approx(loss, rel=1e-12), ep
+        assert acc[ep] == (net.predict(X) == y).mean()
+        for i, t in enumerate(snapshots[ep], start=1):      # parameters before step ep
+            np.testing.assert_allclose(t[:, :-1].T, net.params[f"W{i}"], rtol=1e-10, atol=1e-13)
+            np.testing.assert_allclose(t[:, -1], net.params[f"b{i}"], rtol=1e-10, atol=1e-13)
+        for k in net.params:
+            net.params[k] = net.params[k] - lr * grads[k]
+
+
+def test_snapshot_images_are_computed_when_looked_at():
+    run = B.train_run("xor", layers=2, hidden=8, activation="tanh", lr=0.5, init="xavier", epochs=40,
+                      snapshot_every=10)
+    images = run["images"]
+    assert len(images) == len(run["snap_epochs"]) == 5 and images._images == {}
+    first, last = images[0], images[-1]
+    assert images[-1] is last and sorted(images._images) == [0, 4]      # computed once, kept
+    assert [im.shape for im in images[1:3]] == [(B.GRID, B.GRID, 3)] * 2
+    assert not np.array_equal(first, last)                              # training moved the boundary
+    with pytest.raises(IndexError):
+        images[5]
 
 
 def test_train_run_learns_moons_and_records_snapshots():
@@ -133,3 +154,36 @@ def test_playground_sliders_that_retrain_update_only_when_released():
     for name in ("layers", "hidden", "lr"):
         assert pg.controls[name].continuous_update is False, name
     assert pg.controls["epoch"].continuous_update is True
+
+
+def _perturbed_datasets(monkeypatch, eps):
+    """make_dataset with every coordinate changed in its ~16th significant digit: the size of
+    the rounding differences between two CPUs (SIMD kernels, summation order)."""
+    original = B.make_dataset
+
+    def make(name, seed=0):
+        X, y = original(name, seed=seed)
+        return X * (1.0 + eps * np.random.default_rng(7).standard_normal(X.shape)), y
+
+    monkeypatch.setattr(B, "make_dataset", make)
+
+
+@pytest.mark.parametrize("eps", [1e-15, -3e-15])
+def test_printed_training_results_do_not_depend_on_rounding_noise(monkeypatch, eps):
+    """What notebook 04 prints after training (the initialisation table of section 7 and the
+    playground presets' status lines) must be the same on any CPU. Chaotic settings (e.g.
+    three tanh layers at learning rate 0.5) change their printed loss when the data move by
+    1e-15; those settings must not be the ones printed."""
+    def printed():
+        table = []
+        for init in L.INITS:                      # notebook 04, section 7: same settings
+            for act in ("tanh", "relu"):
+                run = B.train_run("moons", layers=3, hidden=16, activation=act, lr=0.3, init=init,
+                                  epochs=200, snapshot_every=200)
+                table.append(f"{run['losses'][-1]:10.4f} {run['acc'][-1]:6.1%}")
+        presets = [B.training_playground(preset=name).status_text for name in B.PLAYGROUND_PRESETS]
+        return table, presets
+
+    reference = printed()
+    _perturbed_datasets(monkeypatch, eps)
+    assert printed() == reference

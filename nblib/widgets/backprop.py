@@ -15,7 +15,9 @@ without a browser.
 from __future__ import annotations
 
 import html
+import math
 from collections import OrderedDict
+from collections.abc import Sequence
 
 import ipywidgets as widgets
 import numpy as np
@@ -27,7 +29,7 @@ from ..layers import ACTIVATIONS, INITS, MLP
 from ..plots import BLUE, GREEN, ORANGE, VERMILION
 from ._base import Explorer, new_figure
 
-__all__ = ["DATASETS", "PLAYGROUND_PRESETS", "make_dataset", "train_run", "region_rgb",
+__all__ = ["DATASETS", "PLAYGROUND_PRESETS", "make_dataset", "train_run", "SnapshotImages", "region_rgb",
            "training_playground", "backward_snapshots", "backward_stepper"]
 
 DATASETS = ("moons", "xor", "spirals")
@@ -94,65 +96,145 @@ def _softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
-# The playground trains thousands of small steps per setting, so it runs the same math as
-# nblib.layers.MLP without the per-call input validation (tests check both agree).
-_FAST_ACT = {
-    "linear": (lambda z: z, lambda z, a: 1.0),
-    "sigmoid": (lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)), lambda z, a: a * (1.0 - a)),
-    "tanh": (np.tanh, lambda z, a: 1.0 - a * a),
-    "relu": (lambda z: np.maximum(z, 0.0), lambda z, a: (z > 0).astype(float)),
-    "leaky_relu": (lambda z: np.where(z > 0, z, 0.01 * z), lambda z, a: np.where(z > 0, 1.0, 0.01)),
-    "elu": (lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0.0))), lambda z, a: np.where(z > 0, 1.0, a + 1.0)),
-}
+# The playground trains 1,000 full-batch steps per new setting while the learner waits, so
+# its training loop is the same math as nblib.layers.MLP written for speed (tests check that
+# both agree). Small arrays make numpy's per-call overhead the cost, so the loop makes few
+# calls: no validation; each layer's weights and bias in one matrix T = [W^T | b] of shape
+# (d_out, d_in + 1), acting on feature-major activations (d + 1, n) whose last row is ones
+# (so z^T = T @ h^T is one matmul, and every elementwise step runs on contiguous rows);
+# every activation's derivative is computed from its output h (h > 0 exactly where z > 0).
+def _act_into(activation, z, out):
+    """``out[...] = f(z)`` for the playground's activations."""
+    if activation == "relu":
+        np.maximum(z, 0.0, out=out)
+    elif activation == "tanh":
+        np.tanh(z, out=out)
+    elif activation == "sigmoid":
+        np.multiply(z, 0.5, out=out)
+        np.tanh(out, out=out)
+        out += 1.0
+        out *= 0.5
+    elif activation == "leaky_relu":
+        np.copyto(out, np.where(z > 0, z, 0.01 * z))
+    elif activation == "elu":
+        np.copyto(out, np.where(z > 0, z, np.expm1(np.minimum(z, 0.0))))
+    else:  # linear
+        np.copyto(out, z)
 
 
-def _fast_loss_and_grads(params, nl, activation, X, y):
-    """Mean softmax cross-entropy, its parameter gradients and the logits (unvalidated MLP math)."""
-    f, df = _FAST_ACT[activation]
-    hs, zs = [X], []
-    h = X
-    for i in range(1, nl + 1):
-        z = h @ params[f"W{i}"] + params[f"b{i}"]
-        if i < nl:
-            zs.append(z)
-            h = f(z)
-            hs.append(h)
-        else:
-            logits = z
-    n = X.shape[0]
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = -logp[np.arange(n), y].mean()
-    dz = np.exp(logp)
-    dz[np.arange(n), y] -= 1.0
-    dz /= n
-    grads = {}
-    for i in range(nl, 0, -1):
-        grads[f"W{i}"] = hs[i - 1].T @ dz
-        grads[f"b{i}"] = dz.sum(axis=0)
-        if i > 1:
-            dh = dz @ params[f"W{i}"].T
-            dz = dh * df(zs[i - 2], hs[i - 1])
-    return float(loss), grads, logits
+def _times_derivative(activation, d, h):
+    """``d *= f'(z)`` in place, written with the activation's output ``h = f(z)``."""
+    if activation == "relu":
+        d *= h > 0
+    elif activation == "tanh":
+        d *= 1.0 - h * h
+    elif activation == "sigmoid":
+        d *= h * (1.0 - h)
+    elif activation == "leaky_relu":
+        d *= np.where(h > 0, 1.0, 0.01)
+    elif activation == "elu":
+        d *= np.where(h > 0, 1.0, h + 1.0)
 
 
-def _fast_logits(params, nl, activation, X):
-    f, _ = _FAST_ACT[activation]
-    h = X
-    for i in range(1, nl + 1):
-        h = h @ params[f"W{i}"] + params[f"b{i}"]
-        if i < nl:
-            h = f(h)
-    return h
+def _layer_matrices(params, nl):
+    """``[T_1, ..., T_L]``, ``T_i = [W_i^T | b_i]`` of shape ``(d_out, d_in + 1)`` (new arrays)."""
+    return [np.hstack([params[f"W{i}"].T, params[f"b{i}"][:, None]]) for i in range(1, nl + 1)]
+
+
+def _grid_image(T, activation) -> np.ndarray:
+    """The ``(GRID, GRID, 3)`` uint8 decision-region image of the network with matrices ``T``."""
+    h = _GRID_POINTS
+    for i, t in enumerate(T):
+        z = h @ t[:, :-1].T + t[:, -1]
+        if i < len(T) - 1:
+            h = np.empty_like(z)
+            _act_into(activation, z, h)
+    rgb = region_rgb(_softmax(z))
+    return (rgb * 255).round().astype(np.uint8)   # uint8 draws faster than float
+
+
+class SnapshotImages(Sequence):
+    """The decision-region images of a :func:`train_run`, one per snapshot epoch, each a
+    ``(GRID, GRID, 3)`` uint8 array. Only the parameters are stored during training; an image
+    is computed (about 1 ms) the first time it is looked at, then kept."""
+
+    def __init__(self, snapshots, activation):
+        self._snapshots, self._activation = snapshots, activation
+        self._images = {}
+
+    def __len__(self):
+        return len(self._snapshots)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        k = range(len(self))[k]          # negative indices; IndexError when out of range
+        if k not in self._images:
+            self._images[k] = _grid_image(self._snapshots[k], self._activation)
+        return self._images[k]
+
+
+def _fast_train(T, activation, X, y, C, lr, epochs, snapshot_every):
+    """Full-batch gradient descent on mean softmax cross-entropy, in place on the matrices
+    ``T`` (see :func:`_layer_matrices`). Returns ``(losses, acc, snap_epochs, snapshots,
+    diverged_at)``."""
+    n, nl = X.shape[0], len(T)
+    H = [np.vstack([X.T, np.ones((1, n))])]                      # (d + 1, n), last row ones
+    for t in T[:-1]:
+        H.append(np.ones((t.shape[0] + 1, n)))
+    H_T = [h.T for h in H]                                        # views, for the weight gradients
+    W_T = [t[:, :-1].T for t in T]                                # views: follow the in-place updates
+    Y_n = np.zeros((C, n))
+    Y_n[y, np.arange(n)] = 1.0 / n
+    pick = y * n + np.arange(n)                                   # flat index of each true logit
+    ones_C = np.ones((1, C))
+    losses = np.full(epochs + 1, np.nan)
+    acc = np.full(epochs + 1, np.nan)
+    snap_epochs, snapshots, diverged_at = [], [], None
+    with np.errstate(all="ignore"):
+        for ep in range(epochs + 1):
+            for i in range(nl - 1):
+                _act_into(activation, T[i] @ H[i], H[i + 1][:-1])
+            z = T[-1] @ H[-1]                                     # logits (C, n)
+            m = z[0].copy()
+            for c in range(1, C):
+                np.maximum(m, z[c], out=m)
+            z -= m
+            e = np.exp(z)
+            s = ones_C @ e                                        # (1, n) sum over the classes
+            loss = (np.log(s).sum() - z.take(pick).sum()) / n
+            if not math.isfinite(loss):
+                diverged_at = ep
+                break
+            losses[ep] = loss
+            if ep % snapshot_every == 0 or ep == epochs:
+                snap_epochs.append(ep)
+                snapshots.append([t.copy() for t in T])
+                acc[ep] = float((z.argmax(axis=0) == y).mean())
+            if ep == epochs:
+                break
+            s *= n
+            e /= s
+            d = e - Y_n                                           # d loss / d logits, (C, n)
+            for i in range(nl - 1, -1, -1):
+                g = d @ H_T[i]                                    # d loss / d T_i
+                if i:
+                    d = W_T[i] @ d
+                    _times_derivative(activation, d, H[i][:-1])
+                g *= lr
+                T[i] -= g
+    return losses, acc, snap_epochs, snapshots, diverged_at
 
 
 def train_run(dataset="moons", layers=1, hidden=16, activation="relu", lr=0.5, init="he",
               epochs=MAX_EPOCHS, seed=0, snapshot_every=SNAPSHOT_EVERY) -> dict:
     """Train an :class:`nblib.layers.MLP` by full-batch gradient descent; no widgets, no drawing.
 
-    Returns a dict: ``losses`` (epochs + 1,) loss before each step (NaN after a divergence),
-    ``acc`` (epochs + 1,), ``snap_epochs`` list, ``images`` list of ``(GRID, GRID, 3)`` uint8
-    decision-region images at those epochs, ``diverged_at`` (epoch or None), ``X``, ``y``,
+    Returns a dict: ``losses`` (epochs + 1,) the loss before each step (NaN after a
+    divergence); ``snap_epochs`` the epochs with a snapshot (every ``snapshot_every``, and
+    the last); ``acc`` (epochs + 1,) the training accuracy at those epochs (NaN between);
+    ``images`` a :class:`SnapshotImages` sequence of ``(GRID, GRID, 3)`` uint8
+    decision-region images at those epochs; ``diverged_at`` (epoch or None); ``X``, ``y``;
     ``net`` (the MLP in its final state).
     """
     if activation not in ACTIVATIONS:
@@ -165,27 +247,14 @@ def train_run(dataset="moons", layers=1, hidden=16, activation="relu", lr=0.5, i
     X, y = make_dataset(dataset, seed=seed)
     C = int(y.max()) + 1
     net = MLP([2] + [int(hidden)] * int(layers) + [C], activation=activation, init=init, seed=seed)
-    params, nl = net.params, net.num_layers
-    losses = np.full(epochs + 1, np.nan)
-    acc = np.full(epochs + 1, np.nan)
-    snap_epochs, images, diverged_at = [], [], None
-    with np.errstate(all="ignore"):
-        for ep in range(epochs + 1):
-            loss, grads, logits = _fast_loss_and_grads(params, nl, activation, X, y)
-            if not np.isfinite(loss):
-                diverged_at = ep
-                break
-            losses[ep] = loss
-            acc[ep] = float((logits.argmax(axis=1) == y).mean())
-            if ep % snapshot_every == 0 or ep == epochs:
-                snap_epochs.append(ep)
-                rgb = region_rgb(_softmax(_fast_logits(params, nl, activation, _GRID_POINTS)))
-                images.append((rgb * 255).round().astype(np.uint8))   # uint8 draws faster than float
-            if ep < epochs:
-                for k in params:
-                    params[k] -= lr * grads[k]
-    return dict(losses=losses, acc=acc, snap_epochs=snap_epochs, images=images, diverged_at=diverged_at,
-                X=X, y=y, net=net)
+    T = _layer_matrices(net.params, net.num_layers)
+    losses, acc, snap_epochs, snapshots, diverged_at = _fast_train(T, activation, X, y, C, lr, epochs,
+                                                                    snapshot_every)
+    for i, t in enumerate(T, start=1):
+        net.params[f"W{i}"] = t[:, :-1].T.copy()
+        net.params[f"b{i}"] = t[:, -1].copy()
+    return dict(losses=losses, acc=acc, snap_epochs=snap_epochs, images=SnapshotImages(snapshots, activation),
+                diverged_at=diverged_at, X=X, y=y, net=net)
 
 
 def training_playground(preset=None, cache_size: int = 48) -> Explorer:
