@@ -152,6 +152,24 @@ ROWS = [
         r"preset", r"preset name or a dict", r"got int"),
     Bad("optimizer_race unknown preset", lambda: m("widgets.gd").optimizer_race(preset="nope"), KeyError,
         r"Optimizer race: no preset", r"choose one of \[", r"'nope'"),
+    Bad("Explorer.set a slider to a string", lambda: m("widgets.losses").loss_explorer().set(y_hat="abc"),
+        TypeError, r"Loss explorer: control 'y_hat'", r"expects a number", r"got str 'abc'"),
+    Bad("Explorer.set a slider outside its range", lambda: m("widgets.gd").gd_explorer().set(lr=5.0),
+        ValueError, r"control 'lr'", r"between 0.005 and 0.4", r"got 5.0"),
+    Bad("Explorer.set a slider to NaN", lambda: m("widgets.gd").gd_explorer().set(w0=float("nan")),
+        ValueError, r"control 'w0'", r"between -3 and 9", r"got nan"),
+    Bad("Explorer.set an integer slider to a float", lambda: m("widgets.gd").gd_explorer().set(steps=2.5),
+        TypeError, r"control 'steps'", r"expects an integer", r"got float 2.5"),
+    Bad("Explorer.set a log slider outside its range", lambda: m("widgets.gd").optimizer_race().set(lr=3.0),
+        ValueError, r"Optimizer race: control 'lr'", r"between 0.0001 and 1", r"got 3.0"),
+    Bad("Explorer.set a dropdown to an unknown option",
+        lambda: m("widgets.gd").optimizer_race().set(surface="rosenbrok"),
+        ValueError, r"control 'surface'", r"must be one of \[", r"got 'rosenbrok'"),
+    Bad("Explorer.set a multiple choice with an unknown name",
+        lambda: m("widgets.gd").optimizer_race().set(optimizers=("SGD", "Adma")),
+        ValueError, r"control 'optimizers'", r"must be one of \[", r"'Adma'"),
+    Bad("Explorer.set toggle buttons to a value not offered", lambda: m("widgets.losses").loss_explorer().set(label=2),
+        ValueError, r"control 'label'", r"must be one of \[0, 1\]", r"got 2"),
     # ---------------------------------------------------------------- gd
     Bad("gradient_descent negative steps",
         lambda: m("gd").gradient_descent(m("gd").linreg_objective(*_line()), [0.0, 0.0], 0.1, -5), ValueError,
@@ -428,3 +446,13 @@ def test_checker_given_a_non_function_says_what_came(name):
     assert getattr(result, "status", None) == "fail", f"check.{name}(42) returned {result!r}"
     assert re.search(r"function|class", result.message), result.message
     assert re.search(r"\bint 42\b", result.message), f"does not say what came: {result.message}"
+
+
+def test_explorer_set_with_one_bad_value_changes_nothing():
+    explorer = m("widgets.gd").gd_explorer()
+    before, redraws = explorer.values(), len(explorer.timings)
+    with pytest.raises(ValueError, match="control 'steps'"):
+        explorer.set(lr=0.2, steps=-1)              # lr is fine, steps is not: neither is applied
+    assert explorer.values() == before and len(explorer.timings) == redraws
+    explorer.set(lr=0.2, steps=10)
+    assert explorer.values()["lr"] == 0.2 and len(explorer.timings) == redraws + 1

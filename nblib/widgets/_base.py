@@ -112,10 +112,17 @@ class Explorer(widgets.VBox):
         return {name: c.value for name, c in self.controls.items()}
 
     def set(self, **values):
-        """Set several controls at once (one redraw). Unknown names raise ``KeyError``."""
+        """Set several controls at once (one redraw).
+
+        Unknown names raise ``KeyError``; a value a control cannot take (outside a slider's
+        range, not one of a dropdown's options, of the wrong type) raises ``ValueError`` or
+        ``TypeError`` naming the control, and nothing is changed.
+        """
         unknown = sorted(set(values) - set(self.controls))
         if unknown:
             raise KeyError(f"{self.title}: no control named {unknown}; the controls are {sorted(self.controls)}")
+        for name, value in values.items():
+            _check_value(self.title, name, self.controls[name], value)
         self._muted = True
         try:
             for name, value in values.items():
@@ -183,6 +190,36 @@ class Explorer(widgets.VBox):
         data["text/plain"] = self.summary()
         data["image/png"] = base64.b64encode(self._image.value).decode("ascii")
         return data
+
+
+def _check_value(title, name, control, value) -> None:
+    """Raise a clear error when ``control`` cannot take ``value`` (instead of a traitlets
+    message without the control's name, or a slider silently clamping the value)."""
+    options = getattr(control, "options", None)
+    if options is not None:
+        labels = [o[1] if isinstance(o, tuple) else o for o in options]
+        if isinstance(control, widgets.SelectMultiple) or isinstance(value, (tuple, list)):
+            bad = [v for v in (value if isinstance(value, (tuple, list)) else [value]) if v not in labels]
+        else:
+            bad = [] if value in labels else [value]
+        if bad:
+            raise ValueError(f"{title}: control {name!r} must be one of {labels}, got {value!r}")
+        return
+    if isinstance(control, widgets.Checkbox) or isinstance(control, widgets.ToggleButton):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{title}: control {name!r} expects True or False, got {value!r}")
+        return
+    if hasattr(control, "min") and hasattr(control, "max"):
+        integer = isinstance(control, (widgets.IntSlider, widgets.BoundedIntText))
+        kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, kinds):
+            what = "an integer" if integer else "a number"
+            raise TypeError(f"{title}: control {name!r} expects {what}, got {type(value).__name__} {value!r}")
+        lo, hi = control.min, control.max
+        if isinstance(control, widgets.FloatLogSlider):
+            lo, hi = control.base ** lo, control.base ** hi
+        if not (lo <= value <= hi):        # also catches NaN
+            raise ValueError(f"{title}: control {name!r} must be between {lo:g} and {hi:g}, got {value!r}")
 
 
 def _fit_labels(controls) -> None:

@@ -265,7 +265,7 @@ def training_playground(preset=None, cache_size: int = 48) -> Explorer:
     accuracy at that epoch, and says when training diverged.
     """
     style = {"description_width": "initial"}
-    # sliders that retrain (1000 epochs, ~0.3 s) report only where the drag ends
+    # sliders that retrain (1000 epochs: tens of milliseconds) report only where the drag ends
     # (continuous_update=False); the epoch slider only picks a stored snapshot and follows the drag
     controls = {
         "dataset": widgets.Dropdown(options=DATASETS, value="moons", description="data"),
