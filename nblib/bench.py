@@ -294,18 +294,14 @@ _IGNORE_TAGS = {"nbval-ignore-output", "nbval-skip"}
 
 
 def load_sanitizers(cfg=None) -> list:
-    """``[(compiled regex, replacement)]`` from an nbval sanitize file (default: the repo's)."""
+    """``[(compiled regex, replacement)]`` from an nbval sanitize file (default: the repo's),
+    read by the same rule as nbval: a ``regex: ...`` line directly followed by ``replace: ...``,
+    everything after the label and its one space taken as is, applied in file order."""
     cfg = Path(cfg) if cfg else SANITIZE_CFG
-    pairs, regex = [], None
     if not cfg.exists():
-        return pairs
-    for line in cfg.read_text(encoding="utf-8").splitlines():
-        if line.startswith("regex:"):
-            regex = line[len("regex:"):].strip()
-        elif line.startswith("replace:") and regex is not None:
-            pairs.append((re.compile(regex), line[len("replace:"):].strip()))
-            regex = None
-    return pairs
+        return []
+    pairs = re.findall(r"^regex: (.*)$\n^replace: (.*)$", cfg.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    return [(re.compile(regex), replace) for regex, replace in pairs]
 
 
 def _text(value) -> str:
@@ -376,7 +372,11 @@ def first_difference(a, b) -> str | None:
         for k, (x, y) in enumerate(zip(oa, ob)):
             if x != y:
                 what = f"{x[0]} {x[1]}" if x[:2] == y[:2] else f"{x[:2]} vs {y[:2]}"
-                return f"cell {ia}{tag}, output {k}: {what}: {x[2][:80]!r} vs {y[2][:80]!r}"
+                at = next((i for i, (c, d) in enumerate(zip(x[2], y[2])) if c != d), min(len(x[2]), len(y[2])))
+                start = max(0, at - 40)          # show where the texts part, not just how they begin
+                dots = "..." if start else ""
+                return (f"cell {ia}{tag}, output {k}: {what}, from character {at}: "
+                        f"{dots}{x[2][start:at + 60]!r} vs {dots}{y[2][start:at + 60]!r}")
         return f"cell {ia}{tag}: {len(oa)} outputs vs {len(ob)}"
     return None
 
