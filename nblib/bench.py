@@ -1007,6 +1007,7 @@ def _targets(report) -> list:
 
 
 def main(argv=None) -> int:
+    """The command line ``python -m nblib.bench`` (``argv``: its arguments); prints the tables, returns 0."""
     parser = argparse.ArgumentParser(prog="python -m nblib.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3,
                         help="notebook executions per notebook (median; >= 3 also proves determinism)")

@@ -49,7 +49,11 @@ def stratified_split(y, val_size: float = 0.2, test_size: float = 0.2, seed=0):
     ``(train_idx, val_idx, test_idx)`` that are disjoint and together cover ``0..n-1``.
     """
     where = "stratified_split"
-    y = class_labels(y, None, int(np.max(y)) + 1 if len(np.asarray(y)) else 1, where, name="y")
+    arr = np.asarray(y) if isinstance(y, (np.ndarray, list, tuple)) else None
+    if arr is None or arr.ndim != 1:
+        raise TypeError(f"{where}: y must be a 1-D array of integer class ids, got {describe(y)}")
+    y = class_labels(arr, None, int(np.nanmax(arr)) + 1 if arr.size and arr.dtype.kind in "iu" else 1, where,
+                     name="y")
     val_size, test_size = _fraction(val_size, "val_size", where), _fraction(test_size, "test_size", where)
     if val_size + test_size >= 1:
         raise ValueError(f"{where}: val_size + test_size = {val_size + test_size:g} leaves nothing to train on; "

@@ -112,13 +112,16 @@ def affine_backward(dout, cache):
 
 # ------------------------------------------------------------------------- activations
 def linear_forward(x):
-    """Identity activation: returns ``(x, None)``."""
+    """Identity activation: returns ``(x, cache)``, a copy of ``x`` and ``cache = x.shape``."""
     x = as_float_array(x, "x", "linear_forward", allow_empty=True)
     return x.copy(), x.shape
 
 
 def linear_backward(dout, cache):
-    """Backward of the identity: ``dx = dout``."""
+    """Backward of the identity: ``dx = dout`` (``cache``: the input's shape, from :func:`linear_forward`)."""
+    if not (isinstance(cache, tuple) and all(isinstance(d, (int, np.integer)) for d in cache)):
+        raise TypeError(f"linear_backward: cache must be the cache returned by linear_forward (the input's shape, "
+                        f"a tuple of ints), got {describe(cache)}")
     return _dout(dout, cache, "linear_backward").copy()
 
 
@@ -275,7 +278,16 @@ def init_weights(fan_in: int, fan_out: int, init: str, rng: np.random.Generator)
     * ``"uniform"``: :math:`U(-1/\sqrt{d_{in}}, 1/\sqrt{d_{in}})` (PyTorch ``nn.Linear``'s default range);
     * ``"xavier"``: Glorot normal, std :math:`\sqrt{2/(d_{in}+d_{out})}` (for tanh/sigmoid);
     * ``"he"``: He/Kaiming normal, std :math:`\sqrt{2/d_{in}}` (for ReLU).
+
+    ``rng``: a ``numpy.random.Generator`` (e.g. ``np.random.default_rng(0)``).
     """
+    fan_in = positive_number(fan_in, "fan_in", "init_weights", integer=True)
+    fan_out = positive_number(fan_out, "fan_out", "init_weights", integer=True)
+    if not isinstance(init, str) or init not in INITS:
+        raise ValueError(f"init_weights: init must be one of {INITS}, got {init!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"init_weights: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                        f"got {describe(rng)}")
     if init == "zeros":
         return np.zeros((fan_in, fan_out))
     if init == "normal":

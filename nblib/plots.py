@@ -10,11 +10,16 @@ Keep plot text in English (CJK fonts are not on every machine).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import matplotlib as mpl
 import numpy as np
+from matplotlib.axes import Axes
+
+from ._validate import describe
 
 __all__ = ["PALETTE", "BLUE", "ORANGE", "GREEN", "VERMILION", "PURPLE", "SKY", "YELLOW", "BLACK",
-           "use_course_style", "loss_curve", "loss_contour", "trajectory", "loss_curves"]
+           "use_course_style", "check_ax", "loss_curve", "loss_contour", "trajectory", "loss_curves"]
 
 #: Okabe & Ito (2008): distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -49,6 +54,7 @@ def loss_curve(ax, losses, label: str = "loss", logy: bool = False, **kwargs):
     Labels the axes ("step", "loss"); ``logy=True`` uses a log scale (losses must be > 0).
     Returns the Line2D.
     """
+    check_ax(ax, "loss_curve")
     losses = np.asarray(losses, dtype=float)
     if losses.ndim != 1:
         raise ValueError(f"loss_curve: losses must be 1-D (one value per step), got shape {losses.shape}")
@@ -58,6 +64,13 @@ def loss_curve(ax, losses, label: str = "loss", logy: bool = False, **kwargs):
     if logy:
         ax.set_yscale("log")
     return line
+
+
+def check_ax(ax, where: str, name: str = "ax"):
+    """Raise ``TypeError`` unless ``ax`` is a matplotlib Axes (e.g. from ``plt.subplots()``)."""
+    if not isinstance(ax, Axes):
+        raise TypeError(f"{where}: {name} must be a matplotlib Axes (fig, ax = plt.subplots()), got {describe(ax)}")
+    return ax
 
 
 # -- loss surfaces and descent paths (notebooks 02-03) ----------------------------------
@@ -70,12 +83,18 @@ def loss_contour(ax, X, Y, Z, levels=None, *, xlabel="w", ylabel="b", minimum=No
     optional (2,) point marked with a star. Filled contours are light at the bottom of
     the bowl and darker uphill. Returns the contour set.
     """
+    check_ax(ax, "loss_contour")
     X, Y, Z = (np.asarray(a, dtype=float) for a in (X, Y, Z))
     if not (X.shape == Y.shape == Z.shape) or X.ndim != 2:
         raise ValueError(f"loss_contour: X, Y, Z must be 2-D arrays of one shape, got {X.shape}, "
                          f"{Y.shape}, {Z.shape}")
     if levels is None:
-        lo, hi = float(np.nanmin(Z)), float(np.nanmax(Z))
+        finite = Z[np.isfinite(Z)]
+        if finite.size == 0 or finite.min() == finite.max():
+            what = "no finite value" if finite.size == 0 else f"the same value {finite.min():g} everywhere"
+            raise ValueError(f"loss_contour: Z has {what}: there are no contours to draw; pass levels= "
+                             f"or check the loss computed on the grid")
+        lo, hi = float(finite.min()), float(finite.max())
         lo = max(lo, hi * 1e-6, 1e-12)
         levels = lo + np.geomspace(1e-3 * (hi - lo) + 1e-12, hi - lo, 15)
     if filled:
@@ -100,6 +119,7 @@ def trajectory(ax, path, label=None, color=VERMILION, markers=True, **kwargs):
     A line with small markers at each iterate (``markers=False`` for long paths), an
     open circle at the start. Returns ``(line, start_marker)`` so widgets can move them.
     """
+    check_ax(ax, "trajectory")
     path = np.asarray(path, dtype=float)
     if path.ndim != 2 or path.shape[1] != 2:
         raise ValueError(f"trajectory: path must have shape (k+1, 2), one (x, y) row per iterate, "
@@ -117,6 +137,9 @@ def loss_curves(ax, curves, logy=True, xlabel="step", floor=None):
     Colours follow ``PALETTE`` in order. ``floor``: a value subtracted from every curve
     (e.g. the minimal loss, to plot the gap ``L - L*`` on a log scale). Returns the lines.
     """
+    check_ax(ax, "loss_curves")
+    if not isinstance(curves, Mapping):
+        raise TypeError(f"loss_curves: curves must be a dict {{label: losses}}, got {describe(curves)}")
     lines = []
     for i, (label, losses) in enumerate(curves.items()):
         y = np.asarray(losses, dtype=float)

@@ -541,6 +541,7 @@ def remote_references(html_text: str) -> list[str]:
 
 
 def main(argv=None) -> int:
+    """The command line ``python -m nblib.slides`` (``argv``: its arguments); returns the exit status."""
     ap = argparse.ArgumentParser(prog="python -m nblib.slides", description=__doc__.split("\n\n")[0])
     ap.add_argument("notebooks", nargs="*", type=Path, help="notebooks to convert (default: notebooks/NN_*.ipynb)")
     ap.add_argument("--src", type=Path, default=ROOT / "notebooks", help="folder of the notebooks")

@@ -127,6 +127,6 @@ SURFACES = {
 
 def get_surface(name: str) -> Surface:
     """One of ``SURFACES`` by name ("bowl", "ravine", "rosenbrock")."""
-    if name not in SURFACES:
+    if not isinstance(name, str) or name not in SURFACES:
         raise ValueError(f"get_surface: unknown surface {name!r}; choose one of {sorted(SURFACES)}")
     return SURFACES[name]

@@ -43,7 +43,7 @@ def pick_device(prefer: str | None = None, verbose: bool = True) -> torch.device
     ``prefer``: ``None`` (automatic), ``"cpu"`` or ``"cuda"``. Prints the choice when
     ``verbose`` (the GPU's name included), so a notebook always says where it runs.
     """
-    if prefer not in (None, "cpu", "cuda"):
+    if not (prefer is None or (isinstance(prefer, str) and prefer in ("cpu", "cuda"))):
         raise ValueError(f"pick_device: prefer must be None, 'cpu' or 'cuda', got {prefer!r}")
     if prefer == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("pick_device: prefer='cuda' but torch.cuda.is_available() is False "
@@ -99,6 +99,11 @@ class TorchMLP(nn.Module):
 def _check_net(net, where):
     if not (hasattr(net, "params") and hasattr(net, "sizes") and hasattr(net, "activation")):
         raise TypeError(f"{where}: net must be an nblib.layers.MLP, got {describe(net)}")
+
+
+def _check_module(module, where):
+    if not isinstance(module, TorchMLP):
+        raise TypeError(f"{where}: module must be a TorchMLP (e.g. to_torch(net)), got {describe(module)}")
 
 
 def copy_to_torch(net, module: TorchMLP) -> TorchMLP:
@@ -167,6 +172,7 @@ def torch_trace(module: TorchMLP, X, y, device=None) -> dict:
     Gradients come from one ``F.cross_entropy(...).backward()``; weight gradients are
     transposed back to numpy layout (``dW = weight.grad.T``).
     """
+    _check_module(module, "torch_trace")
     device = device or next(module.parameters()).device
     dtype = next(module.parameters()).dtype
     Xt = torch.as_tensor(np.asarray(X), dtype=dtype, device=device)
@@ -265,6 +271,11 @@ def step_matched(net, X, y, optimizer: str = "sgd", lr: float = 0.1, steps: int 
 
 def param_diff(net, module) -> float:
     """Largest |numpy - torch| over all parameters of ``net`` and its twin ``module`` (numpy layout)."""
+    _check_net(net, "param_diff")
+    _check_module(module, "param_diff")
+    if list(module.sizes) != list(net.sizes):
+        raise ValueError(f"param_diff: net has layer sizes {list(net.sizes)} but module has "
+                         f"{list(module.sizes)}; compare a network with its own twin")
     worst = 0.0
     for i in range(1, len(net.sizes)):
         fc = getattr(module, f"fc{i}")

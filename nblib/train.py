@@ -247,10 +247,20 @@ def plot_history(axes, histories, colors=None, linewidths=None):
     ``colors``: one colour per history (defaults to the course palette); ``linewidths``:
     one width per history (e.g. a wide pale line under a thin one, when two runs coincide).
     """
-    from .plots import PALETTE
+    from .plots import PALETTE, check_ax
 
-    if len(axes) != 2:
-        raise ValueError(f"plot_history: pass two axes (loss, accuracy), got {len(axes)}")
+    if not hasattr(axes, "__len__") or len(axes) != 2:
+        error = ValueError if hasattr(axes, "__len__") else TypeError
+        raise error(f"plot_history: axes must be two axes (loss, accuracy), e.g. plt.subplots(1, 2)[1], "
+                    f"got {describe(axes)}")
+    for i, ax in enumerate(axes):
+        check_ax(ax, "plot_history", f"axes[{i}]")
+    if isinstance(histories, History):
+        histories = [histories]
+    bad = ([describe(h) for h in histories if not isinstance(h, History)] if isinstance(histories, (list, tuple))
+           else [describe(histories)])
+    if bad:
+        raise TypeError(f"plot_history: histories must be a list of History (what fit returns), got {bad[0]}")
     colors = colors or PALETTE
     linewidths = linewidths or [2.0] * len(histories)
     for h, c, lw in zip(histories, colors, linewidths):

@@ -51,3 +51,21 @@ def test_notebooks_committed_executed_in_order():
         counts = [c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code"]
         assert counts == list(range(1, len(counts) + 1)), f"{nb_path.name}: execution counts {counts}"
         assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_every_public_function_and_class_of_nblib_has_a_docstring():
+    import importlib
+    import inspect
+    import pkgutil
+
+    import nblib
+
+    missing = []
+    for info in pkgutil.walk_packages(nblib.__path__, "nblib."):
+        module = importlib.import_module(info.name)
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name, None)
+            if (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == module.__name__:
+                if len((obj.__doc__ or "").strip()) < 20:
+                    missing.append(f"{info.name}.{name}")
+    assert not missing, f"public names without a docstring: {missing}"

@@ -322,7 +322,39 @@ ROWS = [
     Bad("step_matched unknown optimizer",
         lambda: m("torchbridge").step_matched(m("layers").MLP([2, 3, 2]), z((4, 2)), z(4, int), optimizer="lbfgs"),
         ValueError, r"^step_matched: optimizer", r"one of \(", r"'lbfgs'"),
+    Bad("pick_device given an array", lambda: m("torchbridge").pick_device(np.ones(2), verbose=False), ValueError,
+        r"^pick_device: prefer", r"None, 'cpu' or 'cuda'", r"got array"),
+    Bad("torch_trace of something that is not a TorchMLP",
+        lambda: m("torchbridge").torch_trace(None, z((4, 2)), z(4, int)), TypeError,
+        r"^torch_trace: module", r"TorchMLP \(e.g. to_torch\(net\)\)", r"got NoneType None"),
+    Bad("param_diff of a network and another network's twin",
+        lambda: m("torchbridge").param_diff(m("layers").MLP([2, 3, 2]), m("torchbridge").to_torch(m("layers").MLP([2, 4, 2]))),
+        ValueError, r"^param_diff: net has layer sizes \[2, 3, 2\]", r"its own twin", r"module has \[2, 4, 2\]"),
+    Bad("get_surface given a list", lambda: m("surfaces").get_surface(["ravine"]), ValueError,
+        r"^get_surface: unknown surface", r"choose one of \[", r"\['ravine'\]"),
+    # found by calling every public function with None, strings, empty/NaN/3-D arrays
+    Bad("loss_curves without its axes", lambda: m("plots").loss_curves({"SGD": [1.0, 0.5]}, None), TypeError,
+        r"^loss_curves: ax", r"matplotlib Axes", r"got dict"),
+    Bad("loss_curves given a list", lambda: m("plots").loss_curves(_axes(), [1.0, 0.5]), TypeError,
+        r"^loss_curves: curves", r"dict \{label: losses\}", r"got list"),
+    Bad("loss_contour of a constant loss", lambda: m("plots").loss_contour(_axes(), *np.meshgrid(z(3), z(3)), z((3, 3))),
+        ValueError, r"^loss_contour: Z", r"no contours to draw", r"same value 0 everywhere"),
+    Bad("plot_history of None", lambda: m("train").plot_history([_axes(), _axes()], None), TypeError,
+        r"^plot_history: histories", r"list of History", r"got NoneType None"),
+    Bad("init_weights without a Generator", lambda: m("layers").init_weights(3, 4, "he", None), TypeError,
+        r"^init_weights: rng", r"numpy.random.Generator", r"got NoneType None"),
+    Bad("init_weights fractional fan_in", lambda: m("layers").init_weights(3.5, 4, "he", rng), TypeError,
+        r"^init_weights: fan_in", r"an integer", r"got float 3.5"),
+    Bad("linear_backward given a wrong cache", lambda: m("layers").linear_backward(z((4, 3)), z((4, 2))), TypeError,
+        r"^linear_backward: cache", r"returned by linear_forward", r"got an array of shape \(4, 2\)"),
+    Bad("stratified_split of None", lambda: m("digits").stratified_split(None), TypeError,
+        r"^stratified_split: y", r"1-D array of integer class ids", r"got NoneType None"),
 ]
+
+
+def _axes():
+    from matplotlib.figure import Figure
+    return Figure().add_subplot()
 
 
 def _params():
