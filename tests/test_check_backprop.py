@@ -249,6 +249,20 @@ def test_value_mul_stub_and_not_a_value():
     _assert_todo(check.value_mul(stub))
     r = check.value_mul(lambda self, other: self.data * other.data)
     assert r.status == "fail" and "must return a new Value" in r.message
+    assert "raised" not in r.message                      # the checker's own test is not a crash of yours
+    r = check.value_mul(lambda self, other: None)
+    assert "returned None: the function has no `return` statement" in r.message
+
+
+def test_backward_checkers_name_a_missing_return_and_show_the_learners_line():
+    r = check.affine_backward(lambda dout, cache: None)
+    assert r.status == "fail" and "got None: the function has no `return` statement" in r.message
+
+    def adds_a_string(self, other):
+        out = Value(self.data * other.data, (self, other), "*")
+        return out + "x"
+    r = check.value_mul(adds_a_string)
+    assert "Value.__add__" in r.message and '(line: `return out + "x"`)' in r.message
 
 
 def _tanh_variant(kind):

@@ -51,6 +51,21 @@ def test_not_a_function_and_crashing_function():
     assert "raised TypeError" in r.message
 
 
+def test_a_missing_return_is_named():
+    def forgot_return(y_hat, y):
+        g = 2 * (y_hat - y) / y.size          # computed, never returned
+    r = check.mse_grad(forgot_return)
+    assert r.status == "fail" and "returned None: the function has no `return` statement" in r.message
+
+
+def test_a_crash_shows_the_learners_line_not_numpys():
+    def wrong_axis(y_hat, y):
+        return np.mean(y_hat - y, axis=3)
+    r = check.mse_grad(wrong_axis)
+    assert "raised AxisError" in r.message
+    assert "(line: `return np.mean(y_hat - y, axis=3)`)" in r.message     # not a line inside numpy
+
+
 def test_in_place_modification_is_reported():
     def sneaky(p, t):
         p -= t

@@ -17,14 +17,28 @@ Writing a checker (see ``nblib/check/losses.py``)::
 
 from __future__ import annotations
 
+import sysconfig
 import traceback
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from .._validate import describe
+
+_LIBRARY_DIRS = tuple({Path(__file__).resolve().parent.parent,                      # nblib itself
+                       *(Path(sysconfig.get_paths()[k]).resolve() for k in ("stdlib", "purelib", "platlib"))})
+
+
+def _is_library(filename: str) -> bool:
+    """True for a file of nblib, the standard library or an installed package (numpy, torch...)."""
+    try:
+        path = Path(filename).resolve()
+    except (OSError, ValueError):
+        return False
+    return any(path.is_relative_to(d) for d in _LIBRARY_DIRS)
 
 TODO_MESSAGE = ("not implemented yet: replace the `raise NotImplementedError()` line with your code, "
                 "then run this cell again. The notebook continues with the reference version meanwhile.")
@@ -91,11 +105,18 @@ def _call(fn, args):
     except NotImplementedError:
         return None, ("todo", TODO_MESSAGE)
     except Exception as exc:  # the learner's code failed: report it kindly and precisely
-        tb = traceback.extract_tb(exc.__traceback__)
-        line = ""
-        if tb and tb[-1].line and tb[-1].filename != __file__:
-            line = f" (line: `{tb[-1].line}`)"
+        # the last line of the learner's own code (not a line of nblib, numpy... that it called)
+        own = [f for f in traceback.extract_tb(exc.__traceback__) if f.line and not _is_library(f.filename)]
+        line = f" (line: `{own[-1].line}`)" if own else ""
         return None, ("fail", f"your function raised {type(exc).__name__}: {exc}{line}")
+
+
+def returned(value) -> str:
+    """What a learner's function gave back, for a message; ``None`` (the most common slip,
+    a missing ``return``) is named as such."""
+    if value is None:
+        return "None: the function has no `return` statement (or returns nothing on this path)"
+    return describe(value)
 
 
 def _fmt_args(args):
@@ -152,10 +173,10 @@ def check_function(name, fn, *, reference, cases, diagnoses=(), atol=1e-8, rtol=
                 return CheckResult(name, "fail", "your function changed its input array in place; "
                                    "compute a new array instead (e.g. `x - m`, not `x -= m`).", fn, reference)
         expected = np.asarray(reference(*args), dtype=float)
-        got = _to_array(value)
+        got = None if value is None else _to_array(value)
         where = f"on test case {k} (inputs: {_fmt_args(args)})"
         if got is None:
-            return CheckResult(name, "fail", f"returned {describe(value)}, expected numbers {where}.",
+            return CheckResult(name, "fail", f"returned {returned(value)}; expected numbers {where}.",
                                fn, reference)
         if scalar and got.size != 1:
             return CheckResult(name, "fail", f"returned an array of shape {got.shape} {where}; "

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import layers as L
 from .._validate import as_float_array, class_labels, describe
-from ._core import CheckResult, Diagnosis, _call, _fmt_args, check_function
+from ._core import CheckResult, Diagnosis, _call, _fmt_args, check_function, returned
 
 __all__ = ["sigmoid_backward", "affine_backward", "softmax_ce_backward", "planted_bug",
            "buggy_two_layer_backward", "two_layer_backward", "two_layer_loss"]
@@ -78,7 +78,7 @@ def _check_outputs(name, fn, *, reference, cases, out_names, diagnoses=(), shape
                                    "new arrays instead (e.g. `d = dout * s`, not `dout *= s`).", fn, reference)
         got = unpack(value)
         if got is None:
-            return CheckResult(name, "fail", f"return {form}; got {describe(value)} {where}.", fn, reference)
+            return CheckResult(name, "fail", f"return {form}; got {returned(value)} {where}.", fn, reference)
         want = [np.asarray(v, dtype=float) for v in unpack(reference(*args))]
         for nm, g, w in zip(out_names, got, want):
             if g is None:
