@@ -33,6 +33,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
+from .._validate import describe
+
 __all__ = ["Explorer", "render_png", "new_figure"]
 
 
@@ -205,16 +207,16 @@ def _check_value(title, name, control, value) -> None:
         if bad:
             raise ValueError(f"{title}: control {name!r} must be one of {labels}, got {value!r}")
         return
-    if isinstance(control, widgets.Checkbox) or isinstance(control, widgets.ToggleButton):
+    if isinstance(control, (widgets.Checkbox, widgets.ToggleButton)):
         if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"{title}: control {name!r} expects True or False, got {value!r}")
+            raise TypeError(f"{title}: control {name!r} expects True or False, got {describe(value)}")
         return
     if hasattr(control, "min") and hasattr(control, "max"):
         integer = isinstance(control, (widgets.IntSlider, widgets.BoundedIntText))
         kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, kinds):
             what = "an integer" if integer else "a number"
-            raise TypeError(f"{title}: control {name!r} expects {what}, got {type(value).__name__} {value!r}")
+            raise TypeError(f"{title}: control {name!r} expects {what}, got {describe(value)}")
         lo, hi = control.min, control.max
         if isinstance(control, widgets.FloatLogSlider):
             lo, hi = control.base ** lo, control.base ** hi
