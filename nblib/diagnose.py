@@ -1,4 +1,4 @@
-"""Diagnostics for the bugs of the bug zoo (notebook 08): call them on your own code.
+"""Diagnostics for the bugs of the bug zoo (notebook 11): call them on your own code.
 
 Each function looks for the *signature* of one classic bug and returns a
 :class:`Finding`, which shows as ``⚠ name: what is wrong and how to fix it`` when the

@@ -1,4 +1,4 @@
-"""Handwritten digits for the capstone (notebook 07): real data, no download.
+"""Handwritten digits for the capstone (notebook 09): real data, no download.
 
 scikit-learn ships the UCI "optical recognition of handwritten digits" test set inside
 the package: 1,797 grey-scale images of 8×8 pixels (values 0..16), classes 0..9, about
@@ -26,7 +26,7 @@ from .data import make_rng
 
 __all__ = ["stratified_split", "Standardizer", "DigitsSplit", "load_digits_split", "CAPSTONE"]
 
-#: The capstone's settings (notebook 07), in one place for tests and benchmarks.
+#: The capstone's settings (notebook 09), in one place for tests and benchmarks.
 CAPSTONE = {
     "sizes": (64, 128, 10), "activation": "relu", "init": "he", "seed": 0,
     "batch_size": 32, "lr": 0.01, "weight_decay": 1e-4, "step_size": 10, "gamma": 0.5,

@@ -1,4 +1,4 @@
-"""A numpy training loop with the habits of real training (notebook 07).
+"""A numpy training loop with the habits of real training (notebook 09).
 
 :func:`fit` trains an :class:`nblib.layers.MLP` with any :mod:`nblib.optim` optimizer:
 

@@ -1,6 +1,6 @@
 """Helpers for the tests that execute notebooks (no-network, determinism).
 
-The execution and comparison code lives in :mod:`nblib.bench` (the benchmark uses the
+The execution and comparison code lives in :mod:`tools.bench` (the benchmark uses the
 same functions); this module only adds the list of notebooks and a per-process cache,
 so that one test session executes each notebook at most once outside nbval.
 """
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from nblib.bench import comparable_outputs, execute_notebook, find_notebooks, first_difference, offline_env
+from tools.netguard import offline_env
+from tools.notebooks import comparable_outputs, execute_notebook, find_notebooks, first_difference
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = find_notebooks(REPO / "notebooks")
@@ -46,7 +47,7 @@ def difference_from_stored(path: Path, run) -> str | None:
 
 def kernels_offline() -> bool:
     """True when this process's environment already blocks the network in the kernels it
-    starts (``PYTHONPATH`` holds the guard of :func:`nblib.bench.offline_env` and
+    starts (``PYTHONPATH`` holds the guard of :func:`tools.netguard.offline_env` and
     ``NBLIB_OFFLINE=1``), e.g. because ``tests/conftest.py`` applied it: then nbval's own
     run of each notebook is an offline run."""
     if os.environ.get("NBLIB_OFFLINE") != "1":

@@ -1,4 +1,4 @@
-"""Checkers of notebook 08 (bug zoo)."""
+"""Checkers of notebook 11 (bug zoo)."""
 
 import numpy as np
 

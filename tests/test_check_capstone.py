@@ -1,4 +1,4 @@
-"""Checkers of notebook 07 (capstone)."""
+"""Checkers of notebook 09 (capstone)."""
 
 import numpy as np
 

@@ -7,7 +7,7 @@ Three executions prove it for each notebook:
 * the offline run of ``test_no_network.py``, also compared with the stored outputs.
 
 Images are not compared there (nbval never compares ``image/png``; figures depend on the
-machine's fonts); ``python -m nblib.bench`` executes every notebook three times and also
+machine's fonts); ``python -m tools.bench`` executes every notebook three times and also
 compares the images, by SHA-256. This module holds the cheaper checks that make those
 comparisons meaningful: the stored notebooks are fully executed in order; the output
 comparison does detect a change; nblib's random functions depend only on their seed and
@@ -23,7 +23,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from nblib.bench import comparable_outputs, discover_explorers, first_difference
+from tools.bench import discover_explorers
+from tools.notebooks import comparable_outputs, first_difference
 from notebook_runner import notebook_params
 
 
@@ -77,7 +78,7 @@ def test_sanitizers_hide_rounding_noise_but_not_verdicts():
     """The nbval sanitize patterns (tests/nbval_sanitize.cfg) let a gradient check's
     rounding-level numbers differ between CPUs, and still catch a failed check or a
     changed ordinary number."""
-    from nblib.bench import _sanitize, load_sanitizers
+    from tools.notebooks import load_sanitizers, sanitize as _sanitize
     from nblib.gradcheck import compare
 
     rules = load_sanitizers()
@@ -153,13 +154,13 @@ def test_explorers_draw_the_same_twice():
 
 
 # ------------------------------------------------------------------------------------
-# The benchmark's own yardsticks (python -m nblib.bench) measure what they claim
+# The benchmark's own yardsticks (python -m tools.bench) measure what they claim
 # ------------------------------------------------------------------------------------
 def test_bench_reference_step_is_the_course_step():
     """The 'minimal numpy' step of the benchmark does the same work as nblib's MLP + SGD:
     same loss, same updated parameters (float64, to 1e-12)."""
     layers, optim = pytest.importorskip("nblib.layers"), pytest.importorskip("nblib.optim")
-    from nblib.bench import numpy_reference_step
+    from tools.bench import numpy_reference_step
     r = np.random.default_rng(5)
     X, y = r.normal(size=(16, 6)), r.integers(0, 3, size=16)
     net = layers.MLP([6, 7, 5, 3], activation="relu", seed=1)
@@ -173,7 +174,7 @@ def test_bench_reference_step_is_the_course_step():
 
 
 def test_bench_flop_count():
-    from nblib.bench import mlp_flops
+    from tools.bench import mlp_flops
     n, d, h, c = 64, 64, 128, 10
     forward = 2 * n * d * h + 2 * n * h * c            # X W1, A W2
     backward = 2 * n * d * h + 2 * n * h * c + 2 * n * c * h  # dW1, dW2, dA1 (no dX)
@@ -182,7 +183,7 @@ def test_bench_flop_count():
 
 def test_bench_sweeps_every_control_over_its_range():
     import ipywidgets as w
-    from nblib.bench import sweep_values
+    from tools.bench import sweep_values
     assert sweep_values(w.FloatSlider(min=-1.0, max=3.0), 5) == [-1.0, 0.0, 1.0, 2.0, 3.0]
     assert sweep_values(w.IntSlider(min=1, max=3), 12) == [1, 2, 3]
     assert sweep_values(w.Dropdown(options=["a", "b"]), 12) == ["a", "b"]

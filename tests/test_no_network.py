@@ -1,8 +1,8 @@
 """The course needs no network: notebooks run with sockets blocked; nothing downloads,
 nothing loads a pickle, no command starts Jupyter without its token.
 
-How networking is blocked: :func:`nblib.bench.offline_env` puts a ``sitecustomize``
-module (:data:`nblib.bench.NETWORK_GUARD`) on the kernel's ``PYTHONPATH``. It runs at
+How networking is blocked: :func:`tools.netguard.offline_env` puts a ``sitecustomize``
+module (``tools/netguard/site/sitecustomize.py``) on the kernel's ``PYTHONPATH``. It runs at
 interpreter start, before any notebook code, and refuses every connection, datagram and
 name lookup to a host that is not loopback (the kernel itself talks to this process over
 ZMQ on 127.0.0.1). The first tests prove that the guard blocks and that loopback still
@@ -26,7 +26,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nblib.bench import execute_notebook, offline_env
+from tools.netguard import offline_env
+from tools.notebooks import execute_notebook
 from notebook_runner import (REPO, difference_from_stored, kernels_offline, nbval_runs, notebook_params,
                              run_offline)
 

@@ -25,7 +25,8 @@ import sys
 
 import pytest
 
-from nblib.bench import execute_notebook, offline_env
+from tools.netguard import offline_env
+from tools.notebooks import execute_notebook
 from notebook_runner import difference_from_stored, notebook_params
 
 

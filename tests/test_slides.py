@@ -1,4 +1,4 @@
-"""Slide decks (nblib.slides): slide metadata, offline decks, solutions left out on request.
+"""Slide decks (tools.slides): slide metadata, offline decks, solutions left out on request.
 
 The decks need reveal.js & co. from the npm registry once (cached in build/npm-cache/);
 without npm and without that cache the deck tests skip and say why.
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from nblib import slides
-from nblib.edition import BEGIN, END
+from tools import slides
+from tools.edition import BEGIN, END
 
 pytestmark = pytest.mark.slides  # deselect with -m 'not slides'
 
@@ -95,10 +95,10 @@ def solution_lines(nb) -> list[str]:
 @pytest.fixture(scope="session")
 def asset_cache():
     try:
-        slides.ensure_assets(slides.DEFAULT_CACHE, quiet=True)
+        slides.ensure_assets(slides.default_cache(), quiet=True)
     except slides.AssetError as e:
         pytest.skip(f"offline slide assets unavailable: {e}")
-    return slides.DEFAULT_CACHE
+    return slides.default_cache()
 
 
 # -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Checkers for notebook 08 (the bug zoo)."""
+"""Checkers for notebook 11 (the bug zoo)."""
 
 from __future__ import annotations
 

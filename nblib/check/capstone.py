@@ -1,4 +1,4 @@
-"""Checkers for notebook 07 (the capstone on handwritten digits)."""
+"""Checkers for notebook 09 (the capstone on handwritten digits)."""
 
 from __future__ import annotations
 

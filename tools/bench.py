@@ -1,4 +1,4 @@
-"""Measure the course: ``python -m nblib.bench [--repeat N] [--quick] [--json FILE]``.
+"""Measure the course: ``python -m tools.bench [--repeat N] [--quick] [--json FILE]``.
 
 Prints Markdown tables (paste-ready for the README's performance section):
 
@@ -7,7 +7,7 @@ Prints Markdown tables (paste-ready for the README's performance section):
 2. **Notebooks**: every ``notebooks/NN_*.ipynb`` executed headless with nbclient, a
    fresh kernel each time, the kernel start included in the time (as nbval and
    ``jupyter nbconvert --execute`` do); the median over ``--repeat`` runs, and the total.
-   Kernels run with networking blocked (see :data:`NETWORK_GUARD`) and with
+   Kernels run with networking blocked (see :mod:`tools.netguard`) and with
    ``OMP_NUM_THREADS=1``, like the test suite. The peak resident memory (``VmHWM``) of
    each kernel is read from ``/proc``.
 3. **Determinism**: the repeated runs of each notebook are compared output by output:
@@ -29,8 +29,8 @@ Prints Markdown tables (paste-ready for the README's performance section):
 Anything that does not exist yet (a module, a notebook) is skipped with the reason
 printed. These are measurements, not tests: nothing fails because a machine is slow.
 
-The helpers :func:`execute_notebook`, :func:`offline_env`, :func:`comparable_outputs`
-and :func:`first_difference` are also used by the tests (no-network and determinism).
+Running and comparing notebooks is :mod:`tools.notebooks` and the network guard is
+:mod:`tools.netguard`; the tests use both too.
 """
 
 from __future__ import annotations
@@ -57,329 +57,12 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["NETWORK_GUARD", "offline_env", "execute_notebook", "NotebookRun", "comparable_outputs",
-           "first_difference", "load_sanitizers", "find_notebooks", "discover_explorers",
-           "sweep_values", "bench_explorer", "main"]
+from . import repo_root
+from .netguard import offline_env
+from .notebooks import (comparable_outputs, execute_notebook, find_notebooks, first_difference, load_sanitizers,
+                        slowest_cells)
 
-REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = REPO / "notebooks"
-SANITIZE_CFG = REPO / "tests" / "nbval_sanitize.cfg"
-
-# ------------------------------------------------------------------------------------
-# Running notebooks offline
-# ------------------------------------------------------------------------------------
-
-#: Source of the ``sitecustomize`` module put on the kernel's PYTHONPATH by
-#: :func:`offline_env`. It runs when the kernel's interpreter starts, before any
-#: notebook code, and makes every Python-level network access to a non-loopback host
-#: fail: ``socket.connect``/``connect_ex``/``sendto`` and name resolution
-#: (``getaddrinfo``, ``gethostbyname``). Loopback stays open because the kernel talks to
-#: its client over ZMQ on 127.0.0.1 (ZMQ is C code and does not go through Python's
-#: socket module anyway). Code that opens sockets from C (libcurl...) is not covered;
-#: nothing in the course does.
-NETWORK_GUARD = r'''
-"""Block network access (installed by nblib.bench.offline_env for offline runs)."""
-import ipaddress as _ipaddress
-import socket as _socket
-
-_LOCAL_NAMES = {"", "localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
-
-
-class NetworkBlockedError(ConnectionRefusedError):
-    """Raised for any attempt to reach a non-loopback host."""
-
-
-def _local(host):
-    if host is None:
-        return True
-    if isinstance(host, bytes):
-        host = host.decode("ascii", "replace")
-    host = str(host).strip("[]").split("%")[0].lower()
-    if host in _LOCAL_NAMES:
-        return True
-    try:
-        ip = _ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return ip.is_loopback or ip.is_unspecified
-
-
-def _refuse(what, host):
-    raise NetworkBlockedError(f"network access is disabled here (the course runs offline): "
-                              f"{what} to {host!r} was refused")
-
-
-def _check_address(address, what):
-    if isinstance(address, tuple) and address and not _local(address[0]):
-        _refuse(what, address[0])
-
-
-_connect = _socket.socket.connect
-_connect_ex = _socket.socket.connect_ex
-_sendto = _socket.socket.sendto
-_getaddrinfo = _socket.getaddrinfo
-_gethostbyname = _socket.gethostbyname
-_gethostbyname_ex = _socket.gethostbyname_ex
-
-
-def connect(self, address):
-    _check_address(address, "connect")
-    return _connect(self, address)
-
-
-def connect_ex(self, address):
-    _check_address(address, "connect")
-    return _connect_ex(self, address)
-
-
-def sendto(self, data, *args):
-    _check_address(args[-1] if args else None, "sendto")
-    return _sendto(self, data, *args)
-
-
-def getaddrinfo(host, *args, **kwargs):
-    if not _local(host):
-        _refuse("name lookup", host)
-    return _getaddrinfo(host, *args, **kwargs)
-
-
-def gethostbyname(host):
-    if not _local(host):
-        _refuse("name lookup", host)
-    return _gethostbyname(host)
-
-
-def gethostbyname_ex(host):
-    if not _local(host):
-        _refuse("name lookup", host)
-    return _gethostbyname_ex(host)
-
-
-_socket.socket.connect = connect
-_socket.socket.connect_ex = connect_ex
-_socket.socket.sendto = sendto
-_socket.getaddrinfo = getaddrinfo
-_socket.gethostbyname = gethostbyname
-_socket.gethostbyname_ex = gethostbyname_ex
-_socket.NetworkBlockedError = NetworkBlockedError
-'''
-
-_GUARD_DIR = None
-
-
-def offline_env(base=None, threads: int | None = 1) -> dict:
-    """Environment for a kernel with networking blocked (see :data:`NETWORK_GUARD`).
-
-    ``base``: the environment to start from (default ``os.environ``). ``threads``: sets
-    ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` (as the test suite does) unless already set;
-    ``None`` leaves them alone. Also sets ``NBLIB_OFFLINE=1`` so a notebook can tell.
-    """
-    global _GUARD_DIR
-    if _GUARD_DIR is None or not (Path(_GUARD_DIR) / "sitecustomize.py").exists():
-        _GUARD_DIR = tempfile.mkdtemp(prefix="nblib-offline-")
-        (Path(_GUARD_DIR) / "sitecustomize.py").write_text(NETWORK_GUARD, encoding="utf-8")
-    env = dict(os.environ if base is None else base)
-    env["PYTHONPATH"] = os.pathsep.join([_GUARD_DIR] + [p for p in [env.get("PYTHONPATH")] if p])
-    env["NBLIB_OFFLINE"] = "1"
-    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    env.pop("MPLBACKEND", None)  # let the kernel pick its inline backend, as in Jupyter
-    if threads is not None:
-        env.setdefault("OMP_NUM_THREADS", str(threads))
-        env.setdefault("MKL_NUM_THREADS", str(threads))
-    return env
-
-
-@dataclass
-class NotebookRun:
-    """One headless execution of a notebook.
-
-    ``nb``: the executed notebook (nbformat node); ``seconds``: wall time from starting
-    the kernel to the last cell's reply (the kernel is then shut down immediately);
-    ``kernel_start_s``: the part spent starting the kernel;
-    ``peak_rss``: the kernel's peak resident memory in bytes (``VmHWM``; ``None`` where
-    ``/proc`` is not available); ``error``: ``None`` or the error text of a failing cell.
-    """
-    path: Path
-    nb: object
-    seconds: float
-    kernel_start_s: float
-    peak_rss: int | None
-    error: str | None = None
-
-
-def _vm_hwm(pid) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, TypeError):
-        return None
-    return None
-
-
-def execute_notebook(path, env=None, timeout: int = 300) -> NotebookRun:
-    """Execute ``path`` top to bottom in a fresh ``python3`` kernel, cwd = its folder.
-
-    ``env``: the kernel's environment (e.g. :func:`offline_env`). The file is not
-    modified. A failing cell does not raise: the run comes back with ``error`` set.
-    """
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
-    path = Path(path)
-    nb = nbformat.read(path, as_version=4)
-    marks = {}
-    peak = {"rss": None}
-    # "immediate": the kernel is discarded after the run; a graceful shutdown only adds
-    # 1-2 s of waiting for the kernel process to exit, which a learner never sees.
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", shutdown_kernel="immediate",
-                            resources={"metadata": {"path": str(path.parent)}})
-
-    def on_start(**_):
-        marks["started"] = time.perf_counter()
-
-    def on_cell(**_):
-        marks["last_cell"] = time.perf_counter()
-        pid = getattr(getattr(client.km, "provisioner", None), "pid", None)
-        rss = _vm_hwm(pid)
-        if rss is not None:
-            peak["rss"] = max(rss, peak["rss"] or 0)
-
-    client.on_notebook_start = on_start
-    client.on_cell_executed = on_cell
-    error = None
-    t0 = time.perf_counter()
-    try:
-        client.execute(env=env if env is not None else dict(os.environ), cwd=str(path.parent))
-    except (CellExecutionError, CellTimeoutError, DeadKernelError, RuntimeError) as exc:
-        error = f"{type(exc).__name__}: {str(exc)[-2000:]}"
-    seconds = marks.get("last_cell", time.perf_counter()) - t0
-    return NotebookRun(path, nb, seconds, marks.get("started", t0) - t0, peak["rss"], error)
-
-
-def slowest_cells(nb, top: int = 3) -> list:
-    """``[(seconds, cell index, first line)]`` of the slowest code cells of an executed
-    notebook, from the timestamps nbclient records in each cell's ``metadata.execution``."""
-    from datetime import datetime
-
-    out = []
-    for index, cell in enumerate(nb.cells):
-        ex = cell.get("metadata", {}).get("execution", {})
-        start, end = ex.get("iopub.execute_input"), ex.get("shell.execute_reply")
-        if cell.cell_type != "code" or not start or not end:
-            continue
-        try:
-            secs = (datetime.fromisoformat(end.replace("Z", "+00:00"))
-                    - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
-        except ValueError:
-            continue
-        first = next((line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), "")
-        out.append((secs, index, first.strip()[:60]))
-    return sorted(out, reverse=True)[:top]
-
-
-def find_notebooks(folder=None) -> list[Path]:
-    """The course notebooks ``NN_*.ipynb`` in ``folder`` (default: the repo's notebooks/), sorted."""
-    folder = Path(folder) if folder else NOTEBOOKS
-    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
-
-
-# ------------------------------------------------------------------------------------
-# Comparing outputs (determinism)
-# ------------------------------------------------------------------------------------
-_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-_IGNORE_TAGS = {"nbval-ignore-output", "nbval-skip"}
-
-
-def load_sanitizers(cfg=None) -> list:
-    """``[(compiled regex, replacement)]`` from an nbval sanitize file (default: the repo's),
-    read by the same rule as nbval: a ``regex: ...`` line directly followed by ``replace: ...``,
-    everything after the label and its one space taken as is, applied in file order."""
-    cfg = Path(cfg) if cfg else SANITIZE_CFG
-    if not cfg.exists():
-        return []
-    pairs = re.findall(r"^regex: (.*)$\n^replace: (.*)$", cfg.read_text(encoding="utf-8"), flags=re.MULTILINE)
-    return [(re.compile(regex), replace) for regex, replace in pairs]
-
-
-def _text(value) -> str:
-    return "".join(value) if isinstance(value, list) else str(value)
-
-
-def _sanitize(text: str, sanitizers) -> str:
-    for rx, rep in sanitizers:
-        text = rx.sub(rep, text)
-    return text
-
-
-def comparable_outputs(nb, images: str = "hash", sanitizers=None, respect_tags: bool = False) -> list:
-    """A plain, comparable form of every code cell's outputs.
-
-    Returns ``[(cell_index, tags, [output, ...])]`` where each output is a tuple
-    ``(kind, key, text)``: streams merged per name as nbval does; rich outputs one entry
-    per MIME type. ``images``: ``"hash"`` (compare PNG/JPEG by SHA-256 of the bytes) or
-    ``"skip"`` (leave them out, as nbval does). Widget model ids are always left out.
-    Error outputs are kept (name and value). With ``respect_tags``, cells tagged
-    ``nbval-ignore-output``/``nbval-skip`` are left out.
-    """
-    if images not in ("hash", "skip"):
-        raise ValueError(f"comparable_outputs: images must be 'hash' or 'skip', got {images!r}")
-    sanitizers = load_sanitizers() if sanitizers is None else sanitizers
-    cells = []
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        tags = set(cell.get("metadata", {}).get("tags", []))
-        if respect_tags and tags & _IGNORE_TAGS:
-            continue
-        outs = []
-        for out in cell.get("outputs", []):
-            kind = out.get("output_type")
-            if kind == "stream":
-                text = _sanitize(_text(out.get("text", "")), sanitizers)
-                if outs and outs[-1][0] == "stream" and outs[-1][1] == out.get("name"):
-                    outs[-1] = ("stream", out.get("name"), outs[-1][2] + text)
-                else:
-                    outs.append(("stream", out.get("name"), text))
-            elif kind == "error":
-                outs.append(("error", out.get("ename"), str(out.get("evalue"))))
-            else:
-                for mime, value in sorted(out.get("data", {}).items()):
-                    if mime == _WIDGET_VIEW:
-                        continue
-                    if mime.startswith("image/") and mime != "image/svg+xml":
-                        if images == "skip":
-                            continue
-                        raw = base64.b64decode(_text(value)) if isinstance(value, (str, list)) else b""
-                        outs.append((kind, mime, "sha256:" + hashlib.sha256(raw).hexdigest()[:16]))
-                    else:
-                        text = value if isinstance(value, (str, list)) else json.dumps(value, sort_keys=True)
-                        outs.append((kind, mime, _sanitize(_text(text), sanitizers)))
-        cells.append((index, sorted(tags), outs))
-    return cells
-
-
-def first_difference(a, b) -> str | None:
-    """``None`` if two :func:`comparable_outputs` lists are equal, else where they differ first."""
-    if len(a) != len(b):
-        return f"different numbers of code cells ({len(a)} vs {len(b)})"
-    for (ia, tags, oa), (_, _, ob) in zip(a, b):
-        if oa == ob:
-            continue
-        tag = f" (tagged {', '.join(tags)})" if tags else ""
-        for k, (x, y) in enumerate(zip(oa, ob)):
-            if x != y:
-                what = f"{x[0]} {x[1]}" if x[:2] == y[:2] else f"{x[:2]} vs {y[:2]}"
-                at = next((i for i, (c, d) in enumerate(zip(x[2], y[2])) if c != d), min(len(x[2]), len(y[2])))
-                start = max(0, at - 40)          # show where the texts part, not just how they begin
-                dots = "..." if start else ""
-                return (f"cell {ia}{tag}, output {k}: {what}, from character {at}: "
-                        f"{dots}{x[2][start:at + 60]!r} vs {dots}{y[2][start:at + 60]!r}")
-        return f"cell {ia}{tag}: {len(oa)} outputs vs {len(ob)}"
-    return None
-
+__all__ = ["discover_explorers", "sweep_values", "bench_explorer", "main"]
 
 # ------------------------------------------------------------------------------------
 # Explorers
@@ -440,7 +123,7 @@ def discover_explorers():
 def _example_root():
     """A small autograd graph (a 2-input tanh neuron, 10 nodes) for explorers that take ``root``."""
     try:
-        from .autograd import Value
+        from nblib.autograd import Value
     except ImportError:
         return None
     x1, x2, w1, w2, b = Value(2.0), Value(0.0), Value(-3.0), Value(1.0), Value(6.8813735870195432)
@@ -572,14 +255,6 @@ def _time_interleaved(fns: dict, min_time: float = 0.1, repeats: int = 7) -> dic
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def _fmt_ms(s: float) -> str:
-    ms = s * 1e3
-    if ms >= 100:
-        return f"{ms:.0f}"
-    if ms >= 10:
-        return f"{ms:.1f}"
-    return f"{ms:.2f}" if ms >= 1 else f"{ms:.3f}"
-
 
 def _fmt_bytes(n) -> str:
     return "n/a" if n is None else f"{n / 2**20:.0f} MiB"
@@ -648,7 +323,7 @@ def capstone_architecture():
         if isinstance(spec, dict) and "sizes" in spec:
             return (tuple(int(s) for s in spec["sizes"]), spec.get("activation", "relu"),
                     spec.get("batch_size"), f"{modname}.CAPSTONE")
-    for path in sorted(NOTEBOOKS.glob("07_*.ipynb")):
+    for path in sorted((repo_root() / "notebooks").glob("*_capstone_*.ipynb")):
         try:
             cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         except (OSError, ValueError, KeyError):
@@ -757,8 +432,8 @@ def bench_mlp(sizes, activation, batches=(64, 128), dtypes=("float64", "float32"
         results["skipped"].append("torch not installed: no PyTorch column")
     course = None
     try:
-        from .layers import MLP
-        from .optim import SGD
+        from nblib.layers import MLP
+        from nblib.optim import SGD
         course = (MLP, SGD)
     except Exception as exc:
         results["skipped"].append(f"course numpy MLP unavailable ({type(exc).__name__}: {exc})")
@@ -831,8 +506,8 @@ def profile_course_step(sizes, activation, batch=64, seconds=1.0) -> str | None:
     """A pyinstrument profile (text) of the course's numpy step, or None if unavailable."""
     try:
         from pyinstrument import Profiler
-        from .layers import MLP
-        from .optim import SGD
+        from nblib.layers import MLP
+        from nblib.optim import SGD
     except ImportError:
         return None
     X, y, _ = _data(sizes, batch, "float64")
@@ -934,7 +609,7 @@ def run_notebooks(repeat: int, timeout: int = 300, log=print) -> dict:
         result["skipped"].append("nbclient not installed")
         return result
     if not notebooks:
-        result["skipped"].append(f"no notebooks/NN_*.ipynb in {NOTEBOOKS}")
+        result["skipped"].append(f"no notebooks/NN_*.ipynb in {repo_root() / 'notebooks'}")
         return result
     env = offline_env()
     sanitizers = load_sanitizers()
@@ -1007,8 +682,8 @@ def _targets(report) -> list:
 
 
 def main(argv=None) -> int:
-    """The command line ``python -m nblib.bench`` (``argv``: its arguments); prints the tables, returns 0."""
-    parser = argparse.ArgumentParser(prog="python -m nblib.bench", description=__doc__.split("\n\n")[0])
+    """The command line ``python -m tools.bench`` (``argv``: its arguments); prints the tables, returns 0."""
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3,
                         help="notebook executions per notebook (median; >= 3 also proves determinism)")
     parser.add_argument("--quick", action="store_true",

@@ -2,9 +2,9 @@
 
 Usage (from the repository root)::
 
-    python -m nblib.edition            # writes student/NN_*.ipynb from notebooks/NN_*.ipynb
-    python -m nblib.edition --check    # exit 1 if student/ is out of date (used by the tests)
-    python -m nblib.edition --out DIR  # write somewhere else
+    python -m tools.edition            # writes student/NN_*.ipynb from notebooks/NN_*.ipynb
+    python -m tools.edition --check    # exit 1 if student/ is out of date (used by the tests)
+    python -m tools.edition --out DIR  # write somewhere else
 
 Convention (nbgrader's, so nbgrader users can adopt the notebooks as they are): in a
 code cell, the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION`` are replaced
@@ -97,8 +97,10 @@ def build(src_dir: Path, out_dir: Path) -> dict[str, str]:
 
 
 def main(argv=None) -> int:
-    root = Path(__file__).resolve().parent.parent
-    ap = argparse.ArgumentParser(prog="python -m nblib.edition", description=__doc__.split("\n\n")[0])
+    from . import repo_root
+
+    root = repo_root()
+    ap = argparse.ArgumentParser(prog="python -m tools.edition", description=__doc__.split("\n\n")[0])
     ap.add_argument("--src", type=Path, default=root / "notebooks", help="folder of the worked notebooks")
     ap.add_argument("--out", type=Path, default=root / "student", help="folder for the student edition")
     ap.add_argument("--check", action="store_true", help="only check that --out is up to date")
@@ -116,7 +118,7 @@ def main(argv=None) -> int:
         for n in extra:
             print(f"no longer has a source notebook: {args.out / n}")
         if stale or extra:
-            print("run `python -m nblib.edition` to regenerate the student edition")
+            print("run `python -m tools.edition` to regenerate the student edition")
             return 1
         print(f"student edition up to date ({len(built)} notebooks)")
         return 0

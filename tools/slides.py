@@ -2,11 +2,11 @@
 
 Usage (from the repository root)::
 
-    python -m nblib.slides                  # build/slides/NN_name.slides.html + build/slides/index.html
-    python -m nblib.slides --no-solutions   # decks without solution code (build/slides-exercises/)
-    python -m nblib.slides --out DIR        # somewhere else
-    python -m nblib.slides --tag            # (re)write the slide metadata of every notebook
-    python -m nblib.slides --check-tags     # exit 1 if a notebook's slide metadata is out of date
+    python -m tools.slides                  # build/slides/NN_name.slides.html + build/slides/index.html
+    python -m tools.slides --no-solutions   # decks without solution code (build/slides-exercises/)
+    python -m tools.slides --out DIR        # somewhere else
+    python -m tools.slides --tag            # (re)write the slide metadata of every notebook
+    python -m tools.slides --check-tags     # exit 1 if a notebook's slide metadata is out of date
 
 Open ``build/slides/index.html`` (or one deck) in a browser: no internet needed. The folder
 is self-contained (the decks and an ``_assets/`` folder), so it can be copied to a USB
@@ -36,7 +36,7 @@ Slide metadata (``cell.metadata.slideshow.slide_type``), written by :func:`tag_n
 Executed outputs (plots, explorers in their initial state) come from the notebooks as
 committed (they are executed; nbval checks that the outputs are what the code produces).
 ``--no-solutions`` replaces every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region by
-the student stub (the same rule as :mod:`nblib.edition`) and keeps all other outputs.
+the student stub (the same rule as :mod:`tools.edition`) and keeps all other outputs.
 """
 
 from __future__ import annotations
@@ -55,13 +55,17 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from . import repo_root
 from .edition import dumps, strip_solutions
 
 __all__ = ["ASSETS", "tag_notebook", "tag_file", "ensure_assets", "build_deck", "build_all",
-           "slide_outline", "remote_references", "main"]
+           "remote_references", "main"]
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CACHE = ROOT / "build" / "npm-cache"
+
+
+def default_cache() -> Path:
+    """Where npm tarballs are kept: ``build/npm-cache`` of the checkout."""
+    return repo_root() / "build" / "npm-cache"
 
 #: npm packages a deck needs: spec -> sha512 integrity of the tarball (as npm reports it).
 ASSETS = {
@@ -274,15 +278,6 @@ def has_slide_metadata(nb: dict) -> bool:
     return any("slideshow" in c.get("metadata", {}) for c in nb.get("cells", []))
 
 
-def slide_outline(nb: dict) -> list[str]:
-    """Titles of the slides and sub-slides of ``nb`` (as tagged), for an index page."""
-    out = []
-    for cell in nb.get("cells", []):
-        kind = cell.get("metadata", {}).get("slideshow", {}).get("slide_type")
-        if kind in ("slide", "subslide") and _heading_level(cell):
-            out.append(_source(cell).lstrip().split("\n", 1)[0].lstrip("#").strip())
-    return out
-
 
 # -------------------------------------------------------------------------------------
 # offline assets
@@ -300,13 +295,13 @@ def _integrity(path: Path) -> str:
     return "sha512-" + base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode("ascii")
 
 
-def ensure_assets(cache: Path = DEFAULT_CACHE, quiet: bool = False) -> dict[str, Path]:
+def ensure_assets(cache: Path | None = None, quiet: bool = False) -> dict[str, Path]:
     """The npm tarballs of :data:`ASSETS` in ``cache``, fetched with ``npm pack`` if missing.
 
     Returns ``{package name: tarball path}``. Raises :class:`AssetError` when npm is not
     installed or the registry cannot be reached, or a tarball's sha512 is not the pinned one.
     """
-    cache = Path(cache)
+    cache = Path(cache or default_cache())
     cache.mkdir(parents=True, exist_ok=True)
     missing = [s for s in ASSETS if not (cache / _tarball_name(s)).exists()]
     if missing:
@@ -329,7 +324,7 @@ def ensure_assets(cache: Path = DEFAULT_CACHE, quiet: bool = False) -> dict[str,
             raise AssetError(f"npm pack did not write {path}")
         got = _integrity(path)
         if got != expected:
-            raise AssetError(f"{path}: sha512 is {got}, expected {expected} (pinned in nblib.slides.ASSETS); "
+            raise AssetError(f"{path}: sha512 is {got}, expected {expected} (pinned in tools.slides.ASSETS); "
                              "delete the file to fetch it again")
         result[spec.rsplit("@", 1)[0]] = path
     return result
@@ -370,13 +365,13 @@ def _unpacked(cache: Path, quiet: bool = False) -> Path:
     return folder
 
 
-def install_assets(out: Path, cache: Path = DEFAULT_CACHE, quiet: bool = False) -> Path:
+def install_assets(out: Path, cache: Path | None = None, quiet: bool = False) -> Path:
     """Copy the assets into ``out/_assets`` (skipped when already there). Returns that folder."""
     target = Path(out) / "_assets"
     stamp = target / "VERSIONS.txt"
     if stamp.exists() and stamp.read_text() == _layout_stamp():
         return target
-    source = _unpacked(Path(cache), quiet=quiet)
+    source = _unpacked(Path(cache or default_cache()), quiet=quiet)
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(source, target)
@@ -473,15 +468,15 @@ def _title(nb: dict, path: Path) -> str:
     return path.stem
 
 
-def notebooks(src: Path = ROOT / "notebooks") -> list[Path]:
-    """Every course notebook ``NN_*.ipynb`` in ``src``, in order."""
-    return sorted(Path(src).glob("[0-9][0-9]_*.ipynb"))
+def notebooks(src: Path | None = None) -> list[Path]:
+    """Every course notebook ``NN_*.ipynb`` in ``src`` (default: the checkout's notebooks/), in order."""
+    return sorted(Path(src or repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def build_all(src: Path = ROOT / "notebooks", out: Path | None = None, solutions: bool = True,
-              cache: Path = DEFAULT_CACHE, paths=None, quiet: bool = False) -> list[Path]:
+def build_all(src: Path | None = None, out: Path | None = None, solutions: bool = True,
+              cache: Path | None = None, paths=None, quiet: bool = False) -> list[Path]:
     """Build a deck for every notebook (or ``paths``) plus ``index.html``; return the decks."""
-    out = Path(out or ROOT / "build" / ("slides" if solutions else "slides-exercises"))
+    out = Path(out or repo_root() / "build" / ("slides" if solutions else "slides-exercises"))
     out.mkdir(parents=True, exist_ok=True)
     install_assets(out, cache, quiet=quiet)
     exporter = _exporter()
@@ -541,20 +536,20 @@ def remote_references(html_text: str) -> list[str]:
 
 
 def main(argv=None) -> int:
-    """The command line ``python -m nblib.slides`` (``argv``: its arguments); returns the exit status."""
-    ap = argparse.ArgumentParser(prog="python -m nblib.slides", description=__doc__.split("\n\n")[0])
+    """The command line ``python -m tools.slides`` (``argv``: its arguments); returns the exit status."""
+    ap = argparse.ArgumentParser(prog="python -m tools.slides", description=__doc__.split("\n\n")[0])
     ap.add_argument("notebooks", nargs="*", type=Path, help="notebooks to convert (default: notebooks/NN_*.ipynb)")
-    ap.add_argument("--src", type=Path, default=ROOT / "notebooks", help="folder of the notebooks")
+    ap.add_argument("--src", type=Path, default=None, help="folder of the notebooks")
     ap.add_argument("--out", type=Path, default=None,
                     help="output folder (default build/slides, or build/slides-exercises with --no-solutions)")
     ap.add_argument("--no-solutions", action="store_true", help="leave solution code out of the decks")
-    ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where npm tarballs are kept")
+    ap.add_argument("--cache", type=Path, default=None, help="where npm tarballs are kept")
     ap.add_argument("--tag", action="store_true", help="write slide metadata into the notebooks (in place) and stop")
     ap.add_argument("--check-tags", action="store_true", help="exit 1 if a notebook's slide metadata is out of date")
     args = ap.parse_args(argv)
     paths = args.notebooks or notebooks(args.src)
     if not paths:
-        print(f"no notebooks named NN_*.ipynb in {args.src}", file=sys.stderr)
+        print(f"no notebooks named NN_*.ipynb in {args.src or repo_root() / 'notebooks'}", file=sys.stderr)
         return 1
     if args.tag or args.check_tags:
         stale = 0
@@ -564,7 +559,7 @@ def main(argv=None) -> int:
             if n:
                 print(f"{p}: {n} cells {'re-tagged' if args.tag else 'need new slide metadata'}")
         if args.check_tags and stale:
-            print("run `python -m nblib.slides --tag` (metadata only; outputs do not change)")
+            print("run `python -m tools.slides --tag` (metadata only; outputs do not change)")
             return 1
         print(f"slide metadata {'written' if args.tag else 'up to date'} for {len(paths)} notebooks")
         return 0
