@@ -17,6 +17,13 @@ import numbers
 import numpy as np
 
 
+class NonFiniteError(ValueError):
+    """An array that must be finite holds NaN or inf: usually the sign of a diverging run.
+
+    A ``ValueError`` (so ``except ValueError`` still catches it) that code can recognise by
+    its type, never by parsing the message."""
+
+
 def describe(x) -> str:
     """A short description of ``x`` for error messages: shape and dtype for arrays."""
     if isinstance(x, np.ndarray):
@@ -56,7 +63,7 @@ def as_float_array(x, name: str, where: str, *, ndim=None, allow_empty: bool = F
         raise ValueError(f"{where}: {name} is empty (shape {arr.shape}); it needs at least one value")
     if finite and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{where}: {name} contains {bad} NaN or infinite value(s); "
+        raise NonFiniteError(f"{where}: {name} contains {bad} NaN or infinite value(s); "
                          f"check the step that produced it (a diverging run?)")
     return arr
 
