@@ -28,10 +28,53 @@ from ._validate import as_float_array, callable_arg, describe, positive_number, 
 
 __all__ = ["linreg_loss", "linreg_grad", "linreg_objective", "linreg_loss_grid", "least_squares",
            "linreg_hessian", "critical_lr",
-           "History", "gradient_descent", "run_optimizer", "minibatch_sgd", "BLOWUP"]
+           "History", "gradient_descent", "run_optimizer", "minibatch_sgd", "BLOWUP",
+           "DIVERGENCE_CAUSES", "divergence"]
 
-#: a run is declared diverged once its loss exceeds BLOWUP times its starting loss (or is inf/NaN)
+#: The course's one divergence threshold: a run has diverged once its loss exceeds
+#: BLOWUP times max(|starting loss|, 1), or is NaN/inf. Every loop in nblib uses it.
 BLOWUP = 1e12
+
+#: The causes divergence() can return, in the order it tests them.
+DIVERGENCE_CAUSES = ("non-finite", "blew up")
+
+
+def divergence(loss, start_loss) -> str | None:
+    """Has a run diverged? The course's one rule, used by every loop in nblib.
+
+    loss : the loss now (a number, or an array/tensor holding one number).
+    start_loss : the loss before the first step.
+
+    Returns None when the run is fine, else one of DIVERGENCE_CAUSES:
+
+    * "non-finite" -- the loss is NaN or ±inf;
+    * "blew up" -- |loss| > BLOWUP · max(|start_loss|, 1)   (BLOWUP = 1e12).
+
+    A non-finite start_loss counts as 1 (so a run that starts at inf is judged
+    against 1e12, and the NaN/inf itself is reported as "non-finite").
+
+    >>> divergence(3.0, 10.0) is None
+    True
+    >>> divergence(float("nan"), 10.0), divergence(2e13, 10.0)
+    ('non-finite', 'blew up')
+    """
+    loss, start = _loss_number(loss, "loss"), _loss_number(start_loss, "start_loss")
+    if not np.isfinite(loss):
+        return "non-finite"
+    scale = max(abs(start), 1.0) if np.isfinite(start) else 1.0
+    return "blew up" if abs(loss) > BLOWUP * scale else None
+
+
+def _loss_number(v, name):
+    """A loss as a float: a number, or an array/tensor holding exactly one number."""
+    if isinstance(v, (float, int)) and not isinstance(v, bool):
+        return float(v)
+    if hasattr(v, "detach"):  # a torch tensor
+        v = v.detach().cpu().numpy()
+    a = np.asarray(v) if not isinstance(v, (str, bytes, bool)) and v is not None else None
+    if a is None or a.size != 1 or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise TypeError(f"divergence: {name} must be a number (a loss value), got {describe(v)}")
+    return float(a.reshape(()))
 
 
 def _xy(x, y, where):
@@ -151,6 +194,8 @@ class History:
     step : the step at which it blew up, or the last step for a still-rising run
         (1-based; None if it did not diverge).
     cause : a sentence saying what happened ("" when nothing went wrong).
+    reason : the structured cause, for code to test: None, one of DIVERGENCE_CAUSES
+        ("non-finite", "blew up": see divergence()), or "still rising".
     The rows kept are all finite: a diverged run keeps the path up to the last finite step.
     """
     path: np.ndarray
@@ -159,6 +204,7 @@ class History:
     diverged: bool = False
     step: int | None = None
     cause: str = ""
+    reason: str | None = None
 
     @property
     def final(self) -> np.ndarray:
@@ -198,19 +244,20 @@ def _loop(loss_and_grad, theta0, steps, update, lr_of, critical, where, label):
         loss, grad = _evaluate(loss_and_grad, theta, where)
         if not np.isfinite(loss):
             raise ValueError(f"{where}: the loss at theta0 is {loss}; start from a finite point")
-        limit = BLOWUP * max(abs(loss), 1.0)
+        start = loss
         path[0], losses[0] = theta, loss
         for k in range(1, steps + 1):
             lr = lr_of(k - 1)
             lrs[k - 1] = lr
             update(theta, grad, lr)
             loss, grad = _evaluate(loss_and_grad, theta, where)
-            if not (np.isfinite(loss) and abs(loss) <= limit and np.all(np.isfinite(theta))):
+            why = divergence(loss, start) or (None if np.all(np.isfinite(theta)) else "non-finite")
+            if why:
                 what = "became inf" if not np.isfinite(loss) else f"grew above {BLOWUP:.0e} × its start"
                 cause = f"loss {what} at step {k}: {label(lr)}"
                 if critical is not None and lr > critical:
                     cause += f" above 2/λ_max = {critical:.4g}"
-                return History(path[:k].copy(), losses[:k].copy(), lrs[:k].copy(), True, k, cause)
+                return History(path[:k].copy(), losses[:k].copy(), lrs[:k].copy(), True, k, cause, why)
             path[k], losses[k] = theta, loss
     if steps >= 2 and losses[-1] > losses[0] and losses[-1] > losses[-2]:
         # not blown up yet, but heading there: say so rather than report a "result"
@@ -218,7 +265,7 @@ def _loop(loss_and_grad, theta0, steps, update, lr_of, critical, where, label):
                  f"{label(lrs[-1])}")
         if critical is not None and lrs[-1] > critical:
             cause += f" above 2/λ_max = {critical:.4g}"
-        return History(path, losses, lrs, True, steps, cause)
+        return History(path, losses, lrs, True, steps, cause, "still rising")
     return History(path, losses, lrs, False, None, "")
 
 
@@ -278,7 +325,7 @@ def minibatch_sgd(x, y, theta0, lr, epochs, batch_size, *, seed=0, shuffle=True,
     (epochs+1, 2), ``epoch_loss`` (epochs+1,) full-data MSE at each epoch end,
     ``updates_per_epoch`` and ``grad_evals_per_epoch`` (= n: single-sample gradients),
     and ``diverged``, ``step`` (the update, 1-based, at which the full-data loss blew
-    up, or None) and ``cause``, as in :class:`History`. A diverged run stops there and
+    up, or None), ``cause`` and ``reason``, as in :class:`History`. A diverged run stops there and
     keeps only finite rows (``epoch_path`` up to the last completed epoch).
     """
     from .data import make_rng
@@ -296,8 +343,7 @@ def minibatch_sgd(x, y, theta0, lr, epochs, batch_size, *, seed=0, shuffle=True,
     full_loss = linreg_objective(x, y)
     path, epoch_path = [theta.copy()], [theta.copy()]
     epoch_loss = [full_loss(theta)[0]]
-    limit = BLOWUP * max(epoch_loss[0], 1.0)
-    diverged, step, cause = False, None, ""
+    diverged, step, cause, reason = False, None, "", None
     with np.errstate(all="ignore"):
         for epoch in range(epochs):
             lr_e = float(schedule(epoch)) if schedule is not None else lr
@@ -307,7 +353,8 @@ def minibatch_sgd(x, y, theta0, lr, epochs, batch_size, *, seed=0, shuffle=True,
                 r = theta[0] * x[idx] + theta[1] - y[idx]
                 theta -= lr_e * np.array([2.0 * (r @ x[idx]), 2.0 * r.sum()]) / idx.size
                 loss = full_loss(theta)[0]
-                if not (np.isfinite(loss) and loss <= limit and np.all(np.isfinite(theta))):
+                reason = divergence(loss, epoch_loss[0]) or (None if np.all(np.isfinite(theta)) else "non-finite")
+                if reason:
                     diverged, step = True, len(path)
                     what = "became inf" if not np.isfinite(loss) else f"grew above {BLOWUP:.0e} × its start"
                     cause = (f"loss {what} at step {step} (epoch {epoch + 1}, batch size {batch_size}): "
@@ -320,4 +367,4 @@ def minibatch_sgd(x, y, theta0, lr, epochs, batch_size, *, seed=0, shuffle=True,
             epoch_loss.append(full_loss(theta)[0])
     return {"path": np.array(path), "epoch_path": np.array(epoch_path), "epoch_loss": np.array(epoch_loss),
             "updates_per_epoch": -(-n // batch_size), "grad_evals_per_epoch": n,
-            "diverged": diverged, "step": step, "cause": cause}
+            "diverged": diverged, "step": step, "cause": cause, "reason": reason}

@@ -194,3 +194,43 @@ def test_minibatch_sgd_stops_and_reports_divergence(line):
         assert np.all(np.isfinite(out[key]))
     fine = gd.minibatch_sgd(x, y, [0.0, 0.0], lr=0.01, epochs=2, batch_size=5)
     assert fine["diverged"] is False and fine["step"] is None and fine["cause"] == ""
+
+
+# --- the course's one divergence rule ------------------------------------------------------
+
+def test_divergence_rule_threshold_and_causes():
+    assert gd.BLOWUP == 1e12 and gd.DIVERGENCE_CAUSES == ("non-finite", "blew up")
+    assert gd.divergence(3.0, 10.0) is None
+    assert gd.divergence(float("nan"), 10.0) == "non-finite"
+    assert gd.divergence(-np.inf, 10.0) == "non-finite"
+    # the limit is BLOWUP * max(|start|, 1): exactly at it is fine, just above is not
+    assert gd.divergence(1e13, 10.0) is None and gd.divergence(1.0000001e13, 10.0) == "blew up"
+    assert gd.divergence(1e12, 1e-3) is None and gd.divergence(1.1e12, 1e-3) == "blew up"
+    assert gd.divergence(-2e13, -10.0) == "blew up"                 # |loss| counts (log-likelihoods)
+    assert gd.divergence(5.0, np.inf) is None and gd.divergence(2e12, np.nan) == "blew up"
+    # a loss held in an array or a tensor is a number too
+    assert gd.divergence(np.array(2e13), np.array([10.0])) == "blew up"
+    torch = pytest.importorskip("torch")
+    assert gd.divergence(torch.tensor(float("inf")), torch.tensor(1.0)) == "non-finite"
+
+
+@pytest.mark.parametrize("bad", ["1.0", None, [1.0, 2.0], np.zeros(3), True])
+def test_divergence_names_a_loss_that_is_not_a_number(bad):
+    with pytest.raises(TypeError, match=r"^divergence: loss must be a number"):
+        gd.divergence(bad, 1.0)
+
+
+def test_loops_report_the_structured_reason(line):
+    x, y = line
+    f = gd.linreg_objective(x, y)
+    lr_c = gd.critical_lr(x)
+    assert gd.gradient_descent(f, [0.0, 0.0], 0.5 * lr_c, 50).reason is None
+    blown = gd.gradient_descent(f, [0.0, 0.0], 3 * lr_c, 500)
+    assert blown.reason in gd.DIVERGENCE_CAUSES
+    assert gd.gradient_descent(f, [0.0, 0.0], 1.05 * lr_c, 50).reason == "still rising"
+    # gradient ascent on t² from 0.45 crosses 0.5 at step 1, where this loss turns NaN
+    nan = gd.gradient_descent(lambda t: (float("nan") if t[0] > 0.5 else float(t @ t), -2 * t), [0.45], 0.1, 5)
+    assert nan.reason == "non-finite" and nan.step == 1
+    out = gd.minibatch_sgd(x, y, [0.0, 0.0], 10.0, 20, 4)
+    assert out["diverged"] and out["reason"] in gd.DIVERGENCE_CAUSES
+    assert gd.minibatch_sgd(x, y, [0.0, 0.0], 0.01, 2, 4)["reason"] is None
