@@ -219,7 +219,9 @@ def test_stub_is_not_implemented_yet_and_reference_works(checker, capsys):
     ref = res.or_reference()
     assert callable(ref) and ref is not stub
     assert "Using the reference" in capsys.readouterr().out
-    assert checker(ref).passed  # the reference handed out passes its own checker
+    again = checker(ref)  # re-checking what or_reference() handed out: said to be the reference, not a ✓
+    assert again.status == "reference" and "not your own function" in again.message
+    assert not again.passed
 
 
 @pytest.mark.parametrize("checker", [check.linreg_grad, check.momentum_step, check.adam_step, check.minibatches])

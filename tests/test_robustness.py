@@ -459,7 +459,7 @@ def _checker_names():
         return []
     # check.HELPERS: exported helpers used by the exercises (e.g. check.two_layer_loss(X, y, params)),
     # not checkers; their bad input is covered by rows of ROWS instead.
-    skip = {"CheckResult", "Diagnosis", "check_function", *getattr(check, "HELPERS", ())}
+    skip = {"CheckResult", "Diagnosis", "check_function", "progress", "reference", *getattr(check, "HELPERS", ())}
     return [n for n in check.__all__ if n not in skip and callable(getattr(check, n))
             and not isinstance(getattr(check, n), type)]
 

@@ -8,6 +8,20 @@ A checker takes the learner's function, runs it on a few fixed cases, and return
 ``result.or_reference()`` returns the learner's function when it passed and the
 reference implementation otherwise, so the rest of a notebook keeps working.
 
+What every checker gets from here (through the wrappers of ``nblib.check``):
+
+* hints in steps: a diagnosis may carry several hints, from the kind of mistake to the
+  specific line of thought; each re-run with the same mistake shows the next one, and
+  after the last, ``check.reference("name")`` shows the reference on request;
+* a time limit on the learner's code (an endless loop is stopped and named; Ctrl-C/
+  "Interrupt" gives a one-line message, not a traceback through the checker);
+* a check of the course's own reference (what ``or_reference()`` put in place) says so,
+  instead of a ✓ the learner did not earn;
+* ``check.progress()``: which exercises pass in this kernel;
+* under nbgrader's autograder (``NBGRADER_EXECUTION`` set) a check that does not pass
+  raises ``AssertionError``, so the graded test cell fails; a learner's own Run All
+  never stops.
+
 Writing a checker (see ``nblib/check/losses.py``)::
 
     def my_thing(fn):
@@ -17,7 +31,11 @@ Writing a checker (see ``nblib/check/losses.py``)::
 
 from __future__ import annotations
 
+import inspect
+import os
+import signal
 import sysconfig
+import threading
 import traceback
 import warnings
 from dataclasses import dataclass
@@ -56,13 +74,17 @@ class CheckResult:
     reference : the reference implementation (used by :meth:`or_reference`).
     """
 
-    symbols = {"pass": "✓", "fail": "✗", "todo": "…"}
+    symbols = {"pass": "✓", "fail": "✗", "todo": "…", "reference": "↺"}
 
-    def __init__(self, name, status, message, candidate=None, reference=None):
+    def __init__(self, name, status, message, candidate=None, reference=None, hints=()):
         if status not in self.symbols:
-            raise ValueError(f"CheckResult: status must be pass/fail/todo, got {status!r}")
+            raise ValueError(f"CheckResult: status must be one of {sorted(self.symbols)}, got {status!r}")
+        if isinstance(hints, str):
+            hints = (hints,)
         self.name, self.status, self.message = name, status, message
         self.candidate, self.reference = candidate, reference
+        #: further hints, each more specific, shown one per re-run with the same mistake
+        self.hints = tuple(hints)
 
     @property
     def passed(self) -> bool:
@@ -76,6 +98,12 @@ class CheckResult:
 
     def or_reference(self):
         """The learner's answer if it passed, else the reference (with a one-line note)."""
+        latest = _LATEST.get("result")
+        if (os.environ.get("NBGRADER_EXECUTION") and latest is not None and latest is not self
+                and latest.name != self.name):
+            # Under the autograder a failing check raises, so `feedback = check.x(...)` was never
+            # assigned and `feedback` is still an earlier exercise's result: use the latest check.
+            return latest.or_reference()
         if self.passed:
             return self.candidate
         ref_name = getattr(self.reference, "__qualname__", "the reference")
@@ -83,27 +111,83 @@ class CheckResult:
         where = f"{module}.{ref_name}" if module and module.startswith("nblib") else ref_name
         print(f"Using the reference `{where}` for the rest of this notebook "
               f"(your {self.name} is kept in its cell; fix it and re-run the check).")
+        if not any(self.reference is r for r in _HANDED_OUT):
+            _HANDED_OUT.append(self.reference)
         return self.reference
 
 
 @dataclass
 class Diagnosis:
-    """A typical wrong answer: if the learner's output matches ``wrong(*case)``, say ``hint``."""
+    """A typical wrong answer: if the learner's output matches ``wrong(*case)``, say ``hint``.
+
+    ``hint``: one sentence, or a tuple of steps from the kind of mistake to the specific
+    line of thought (each re-run with the same mistake shows the next step)."""
     label: str
     wrong: Callable
-    hint: str
+    hint: str | tuple
+
+    @property
+    def steps(self) -> tuple:
+        return (self.hint,) if isinstance(self.hint, str) else tuple(self.hint)
 
 
-def _call(fn, args):
-    """Run the learner's fn; return (value, None) or (None, (kind, text))."""
+#: Seconds the learner's code may run per call before the checker stops it.
+TIME_LIMIT = 10.0
+
+
+class _TimeLimit(BaseException):
+    """Raised inside the learner's code when it runs past :data:`TIME_LIMIT`."""
+
+
+def _limited(fn, args, seconds):
+    """``fn(*args)``, stopped after ``seconds`` (main thread on Unix only; elsewhere unlimited)."""
+    if (seconds is None or not hasattr(signal, "setitimer")
+            or threading.current_thread() is not threading.main_thread()):
+        return fn(*args)
+
+    def stop(signum, frame):
+        raise _TimeLimit()
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return fn(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def require_function(name, fn, reference=None, what="a function"):
+    """The one "not a function" guard of every checker: ``None`` when ``fn`` is callable,
+    else the failing :class:`CheckResult` that says what came instead."""
+    if callable(fn):
+        return None
+    return CheckResult(name, "fail", f"expected {what}, got {describe(fn)}. Pass the function itself, "
+                       f"without calling it: check.{name}(my_function)", fn, reference)
+
+
+def _call(fn, args, time_limit=None):
+    """Run the learner's fn; return (value, None) or (None, (kind, text)).
+
+    Every checker calls the learner's code through here: a stub's ``NotImplementedError``
+    becomes "not implemented yet", a crash quotes the learner's own line, a run longer than
+    ``time_limit`` seconds (default :data:`TIME_LIMIT`) or an interrupt is stopped and named."""
+    limit = TIME_LIMIT if time_limit is None else time_limit
     try:
         # Overflow in the learner's code is diagnosed from the result (inf/NaN),
         # so numpy's warnings would only add noise.
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            return fn(*args), None
+            return _limited(fn, args, limit), None
     except NotImplementedError:
         return None, ("todo", TODO_MESSAGE)
+    except _TimeLimit:
+        return None, ("fail", f"your function was still running after {limit:g} s, so the check stopped it: "
+                              f"look for a loop that never ends (a `while` whose condition never changes, "
+                              f"a counter that is never increased)")
+    except KeyboardInterrupt:
+        return None, ("fail", "you interrupted your function while the check was running it: if it seemed "
+                              "stuck, look for a loop that never ends")
     except Exception as exc:  # the learner's code failed: report it kindly and precisely
         # the last line of the learner's own code (not a line of nblib, numpy... that it called)
         own = [f for f in traceback.extract_tb(exc.__traceback__) if f.line and not _is_library(f.filename)]
@@ -159,9 +243,9 @@ def check_function(name, fn, *, reference, cases, diagnoses=(), atol=1e-8, rtol=
     scalar : the expected output is a single number; an array of another size is
         explained as "return the mean over the batch (a single number)".
     """
-    if not callable(fn):
-        return CheckResult(name, "fail", f"expected a function, got {describe(fn)}. Pass the function "
-                           f"itself, without calling it: check.{name}(my_function)", fn, reference)
+    not_callable = require_function(name, fn, reference)
+    if not_callable is not None:
+        return not_callable
     for k, args in enumerate(cases, 1):
         copies = [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
         value, err = _call(fn, copies)
@@ -192,7 +276,8 @@ def check_function(name, fn, *, reference, cases, diagnoses=(), atol=1e-8, rtol=
         if not np.all(np.isfinite(got)) and np.all(np.isfinite(expected)):
             for d in diagnoses:
                 if d.label == "overflow":
-                    return CheckResult(name, "fail", f"returned inf or NaN {where}. {d.hint}", fn, reference)
+                    return CheckResult(name, "fail", f"returned inf or NaN {where}. {d.steps[0]}", fn, reference,
+                                       hints=d.steps[1:])
             return CheckResult(name, "fail", f"returned inf or NaN {where}, but the right answer is finite.",
                                fn, reference)
         for d in diagnoses:
@@ -204,9 +289,128 @@ def check_function(name, fn, *, reference, cases, diagnoses=(), atol=1e-8, rtol=
             if scalar and wrong.size == 1:
                 wrong = wrong.reshape(expected.shape)
             if _close(got, wrong, atol, rtol):
-                return CheckResult(name, "fail", f"{d.hint}. Seen {where}.", fn, reference)
+                return CheckResult(name, "fail", f"{d.steps[0].rstrip('.')}. Seen {where}.", fn, reference,
+                                   hints=d.steps[1:])
         diff = float(np.max(np.abs(got - expected)))
         return CheckResult(name, "fail", f"your result differs from the expected one by up to {diff:.3g} "
-                           f"{where}. Compare your formula with the one derived above, term by term.",
-                           fn, reference)
+                           f"{where}.", fn, reference,
+                           hints=("Compare your formula with the one derived above, term by term: which factor, "
+                                  "sign or axis differs? Try your function on this small case by hand.",))
     return CheckResult(name, "pass", success or f"correct on all {len(cases)} test cases.", fn, reference)
+
+
+# ------------------------------------------------------------------------------------
+# What every exported checker does after it has judged (wrapped in nblib.check)
+# ------------------------------------------------------------------------------------
+_LATEST: dict = {}                 # "result": the last CheckResult shown
+_RESULTS: dict = {}                # exercise name -> its last CheckResult in this kernel
+_STREAK: dict = {}                 # exercise name -> (first step of the failure, times seen in a row)
+
+
+_HANDED_OUT: list = []            # references that or_reference() put in place of a learner's answer
+
+
+def _is_course_reference(fn, result) -> bool:
+    """Whether ``fn`` is a reference that ``or_reference()`` handed out in this kernel."""
+    return fn is not None and any(fn is r for r in _HANDED_OUT)
+
+
+def _stepped(result, exercise):
+    """Show the hint step that matches how often this mistake has been seen in a row."""
+    steps = (result.message, *result.hints)
+    key = result.message
+    previous, count = _STREAK.get(exercise, (None, 0))
+    count = count + 1 if previous == key else 1
+    _STREAK[exercise] = (key, count)
+    step = min(count, len(steps))
+    shown = steps[step - 1]
+    if step > 1:
+        shown = f"(hint {step} of {len(steps)}) {shown}"
+    if count < len(steps):
+        shown += " Run the check again after another try for a more specific hint."
+    elif count > len(steps) and result.reference is not None:
+        shown += f" Still stuck? `check.reference({exercise!r})` shows the reference solution."
+    result.message = shown
+    return result
+
+
+def finish(result, candidate=None, exercise=None):
+    """Everything a checker's result gets before the learner sees it (see the module docstring).
+    Called by the wrappers in :mod:`nblib.check` (``exercise``: the checker's name there);
+    returns the result."""
+    if not isinstance(result, CheckResult):
+        return result
+    exercise = exercise or result.name
+    if result.status == "pass" and _is_course_reference(candidate, result):
+        where = getattr(candidate, "__qualname__", "the reference")
+        result = CheckResult(result.name, "reference",
+                             f"this is the course's reference `{where}`, not your own function: "
+                             f"`or_reference()` put it in place because your version did not pass yet. "
+                             f"Re-run the cell that defines your function, then this check.",
+                             candidate, result.reference)
+    if result.status == "fail":
+        _stepped(result, exercise)
+    else:
+        _STREAK.pop(exercise, None)
+    _RESULTS[exercise] = result
+    _LATEST["result"] = result
+    if os.environ.get("NBGRADER_EXECUTION") and not result.passed:
+        raise AssertionError(repr(result))
+    return result
+
+
+def reference(name: str):
+    """Print the reference solution of exercise ``name`` (after at least one check of it)."""
+    result = _RESULTS.get(name)
+    if result is None or result.reference is None:
+        print(f"No reference to show for {name!r} yet: run its check first (check.{name}(your_function)).")
+        return None
+    try:
+        source = inspect.getsource(result.reference)
+    except (OSError, TypeError):
+        source = f"{getattr(result.reference, '__module__', '')}.{getattr(result.reference, '__qualname__', '')}"
+    print(source)
+    return None
+
+
+class Progress:
+    """Which exercises have been checked in this kernel, and how (``check.progress()``)."""
+
+    def __init__(self, rows):
+        self.rows = rows  # [(exercise, status)]
+
+    def _summary(self):
+        done = sum(1 for _, s in self.rows if s == "pass")
+        return f"{done} of {len(self.rows)} exercises pass"
+
+    def __repr__(self):
+        if not self.rows:
+            return "No exercise checked in this kernel yet."
+        width = max(len(n) for n, _ in self.rows)
+        lines = [f"{CheckResult.symbols.get(s, ' ')} {n:<{width}}  {_STATUS_WORDS[s]}" for n, s in self.rows]
+        return "\n".join([self._summary() + " in this kernel:"] + lines)
+
+
+_STATUS_WORDS = {"pass": "correct", "fail": "not right yet", "todo": "not implemented yet",
+                 "reference": "checking the course's reference, not yours", "unchecked": "not checked yet"}
+
+
+def progress(modules=None):
+    """A :class:`Progress` listing the exercises of the notebooks worked on in this kernel.
+
+    ``modules``: the checker modules to list (default: those whose checkers have run);
+    exercises of those modules that were not run yet are listed as "not checked yet"."""
+    by_module = {}
+    for name, result in _RESULTS.items():
+        by_module.setdefault(_MODULE_OF.get(name, ""), []).append(name)
+    wanted = modules if modules is not None else [m for m in by_module if m]
+    rows = []
+    for module in wanted:
+        for name in _EXERCISES.get(module, ()):
+            rows.append((name, _RESULTS[name].status if name in _RESULTS else "unchecked"))
+    rows += [(n, r.status) for n, r in _RESULTS.items() if _MODULE_OF.get(n, "") not in wanted]
+    return Progress(rows)
+
+
+_MODULE_OF: dict = {}              # exercise name -> checker module (filled by nblib.check)
+_EXERCISES: dict = {}              # checker module -> its exercise names, in order
