@@ -43,6 +43,10 @@ def _torch_pair(name, hyper, wd):
         return (optim.RMSProp(hyper["lr"], alpha=hyper["alpha"], eps=hyper["eps"], weight_decay=wd),
                 lambda p: torch.optim.RMSprop(p, lr=hyper["lr"], alpha=hyper["alpha"], eps=hyper["eps"],
                                               weight_decay=wd))
+    if name == "AdamW":
+        return (optim.AdamW(hyper["lr"], betas=hyper["betas"], eps=hyper["eps"], weight_decay=wd),
+                lambda p: torch.optim.AdamW(p, lr=hyper["lr"], betas=hyper["betas"], eps=hyper["eps"],
+                                            weight_decay=wd))
     return (optim.Adam(hyper["lr"], betas=hyper["betas"], eps=hyper["eps"], weight_decay=wd),
             lambda p: torch.optim.Adam(p, lr=hyper["lr"], betas=hyper["betas"], eps=hyper["eps"],
                                        weight_decay=wd))
@@ -56,10 +60,12 @@ CASES = [
     ("RMSProp", {"lr": 0.003, "alpha": 0.9, "eps": 1e-3}),
     ("Adam", {"lr": 0.01, "betas": (0.9, 0.999), "eps": 1e-8}),
     ("Adam", {"lr": 0.05, "betas": (0.5, 0.9), "eps": 1e-4}),
+    ("AdamW", {"lr": 0.01, "betas": (0.9, 0.999), "eps": 1e-8}),
+    ("AdamW", {"lr": 0.05, "betas": (0.5, 0.9), "eps": 1e-4}),
 ]
 
 
-@pytest.mark.parametrize("wd", [0.0, 0.1])
+@pytest.mark.parametrize("wd", [0.0, 0.1, 1.5])
 @pytest.mark.parametrize("name,hyper", CASES)
 def test_trajectory_matches_torch(name, hyper, wd):
     X, Y, W0, b0 = _problem()
@@ -82,14 +88,15 @@ def test_trajectory_matches_torch(name, hyper, wd):
     assert ours.state_dict()["t"] == 60
 
 
-@pytest.mark.parametrize("name", ["SGD", "Momentum", "RMSProp", "Adam"])
+@pytest.mark.parametrize("name", ["SGD", "Momentum", "RMSProp", "Adam", "AdamW"])
 def test_rosenbrock_trajectory_matches_torch(name):
     """A non-quadratic surface: the path on Rosenbrock agrees with torch.optim step by step."""
     surf = get_surface("rosenbrock")
     hyper = {"SGD": {"lr": 1e-3}, "Momentum": {"lr": 1e-3, "beta": 0.9},
              "RMSProp": {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8},
-             "Adam": {"lr": 2e-2, "betas": (0.9, 0.999), "eps": 1e-8}}[name]
-    ours, make_torch = _torch_pair(name, hyper, 0.0)
+             "Adam": {"lr": 2e-2, "betas": (0.9, 0.999), "eps": 1e-8},
+             "AdamW": {"lr": 2e-2, "betas": (0.9, 0.999), "eps": 1e-8}}[name]
+    ours, make_torch = _torch_pair(name, hyper, 0.05 if name == "AdamW" else 0.0)
     p = {"xy": surf.start.copy()}
     pt = torch.tensor(surf.start, requires_grad=True)
     topt = make_torch([pt])
@@ -168,7 +175,9 @@ def test_cosine_stays_at_minimum_after_total_steps():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: optim.SGD(-0.1), "SGD: lr must be >= 0"),
+    (lambda: optim.SGD(-0.1), "SGD: lr must be a finite number >= 0, got -0.1"),
+    (lambda: optim.AdamW(0.1, weight_decay=-1), "AdamW: weight_decay must be >= 0"),
+    (lambda: optim.Adam(0.1, rule="adam"), "Adam: rule must be a step function such as adam_step"),
     (lambda: optim.Momentum(0.1, beta=1.0), "Momentum: beta must satisfy 0 <= beta < 1"),
     (lambda: optim.Adam(0.1, betas=0.9), "Adam: betas must be a pair"),
     (lambda: optim.RMSProp("0.1"), "RMSProp: lr must be a number"),
@@ -194,3 +203,119 @@ def test_lr_set_to_nan_is_refused_at_step():
     opt.lr = float("nan")
     with pytest.raises(ValueError, match="SGD.step: lr must be a finite number"):
         opt.step({"p": np.zeros(1)}, {"p": np.zeros(1)})
+
+
+def test_adamw_default_decay_matches_torch_default():
+    """AdamW() and torch.optim.AdamW() share their default weight_decay (0.01)."""
+    X, Y, W0, b0 = _problem()
+    ours = optim.AdamW(0.05)
+    params = {"W": W0.copy(), "b": b0.copy()}
+    Wt = torch.tensor(W0, requires_grad=True)
+    bt = torch.tensor(b0, requires_grad=True)
+    topt = torch.optim.AdamW([Wt, bt], lr=0.05)
+    assert ours.weight_decay == topt.param_groups[0]["weight_decay"]
+    for step in range(30):
+        ours.step(params, _np_grads(X, Y, params["W"], params["b"]))
+        topt.zero_grad()
+        torch.mean((torch.tensor(X) @ Wt + bt - torch.tensor(Y)) ** 2).backward()
+        topt.step()
+        np.testing.assert_allclose(params["W"], Wt.detach().numpy(), rtol=0, atol=TOL)
+
+
+def test_adamw_decay_differs_from_l2_in_adam():
+    """Decoupled decay and L2-in-the-gradient are different methods for Adam (not for SGD)."""
+    X, Y, W0, b0 = _problem()
+    runs = {}
+    for name, opt in {"L2": optim.Adam(0.05, weight_decay=0.5), "AdamW": optim.AdamW(0.05, weight_decay=0.5),
+                      "none": optim.Adam(0.05)}.items():
+        params = {"W": W0.copy(), "b": b0.copy()}
+        for _ in range(40):
+            opt.step(params, _np_grads(X, Y, params["W"], params["b"]))
+        runs[name] = params["W"]
+    assert np.max(np.abs(runs["L2"] - runs["AdamW"])) > 1e-3
+    assert np.max(np.abs(runs["AdamW"] - runs["none"])) > 1e-3
+
+
+def test_adamw_step_is_decay_then_adam():
+    rng = np.random.default_rng(3)
+    p, g, m, v = rng.normal(size=(4, 5))
+    v = v ** 2
+    got = optim.adamw_step(p, g, m, v, 3, 0.1, 0.9, 0.99, 1e-8, 0.2)
+    want = optim.adam_step(p * (1 - 0.1 * 0.2), g, m, v, 3, 0.1, 0.9, 0.99, 1e-8)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    # decay 0 is exactly Adam
+    for a, b in zip(optim.adamw_step(p, g, m, v, 3, 0.1, 0.9, 0.99, 1e-8, 0.0),
+                    optim.adam_step(p, g, m, v, 3, 0.1, 0.9, 0.99, 1e-8)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("rule, args, n_out", [
+    (optim.sgd_step, (0.1,), 1),
+    (optim.momentum_step, (np.ones(4), 0.1, 0.9), 2),
+    (optim.rmsprop_step, (np.ones(4), 0.1, 0.9, 1e-8), 2),
+    (optim.adam_step, (np.ones(4), np.ones(4), 2, 0.1, 0.9, 0.99, 1e-8), 3),
+    (optim.adamw_step, (np.ones(4), np.ones(4), 2, 0.1, 0.9, 0.99, 1e-8, 0.1), 3),
+])
+def test_step_functions_do_not_modify_their_inputs(rule, args, n_out):
+    p, g = np.arange(4.0), np.linspace(-1, 1, 4)
+    before = [p.copy(), g.copy()] + [a.copy() for a in args if isinstance(a, np.ndarray)]
+    out = rule(p, g, *args)
+    after = [p, g] + [a for a in args if isinstance(a, np.ndarray)]
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+    assert (len(out) if n_out > 1 else 1) == n_out
+
+
+def test_step_functions_work_on_floats_like_arrays():
+    """The race widget calls the rules on plain floats per coordinate: same numbers as arrays."""
+    p, g, m, v = np.array([0.3, -1.2]), np.array([2.0, -0.5]), np.array([0.1, 0.2]), np.array([0.4, 0.01])
+    arr = optim.adam_step(p, g, m, v, 4, 0.05, 0.9, 0.999, 1e-8)
+    for i in range(2):
+        fl = optim.adam_step(float(p[i]), float(g[i]), float(m[i]), float(v[i]), 4, 0.05, 0.9, 0.999, 1e-8)
+        for a, b in zip(arr, fl):
+            assert float(a[i]) == float(b)
+
+
+def test_classes_call_the_step_functions():
+    """A rule= passed to a class is what the class runs (each rule written once)."""
+    calls = []
+
+    def spy(p, g, m, v, t, lr, beta1, beta2, eps):
+        calls.append(t)
+        return optim.adam_step(p, g, m, v, t, lr, beta1, beta2, eps)
+
+    ours, ref = optim.Adam(0.1, rule=spy), optim.Adam(0.1)
+    assert optim.Adam.rule is optim.adam_step and optim.AdamW.rule is optim.adamw_step
+    assert optim.RMSProp.rule is optim.rmsprop_step and optim.Momentum.rule is optim.momentum_step
+    a, b = {"w": np.ones(3)}, {"w": np.ones(3)}
+    for _ in range(3):
+        ours.step(a, {"w": a["w"] * 2})
+        ref.step(b, {"w": b["w"] * 2})
+    assert calls == [1, 2, 3]
+    np.testing.assert_array_equal(a["w"], b["w"])
+
+
+def test_a_wrong_rule_is_reported_by_name():
+    def bad(p, g, v, lr, beta):
+        return p - lr * g                          # forgot to return v
+    with pytest.raises(TypeError, match="the step function bad must return a tuple of 2"):
+        optim.Momentum(0.1, rule=bad).step({"w": np.ones(2)}, {"w": np.ones(2)})
+
+    def wrong_shape(p, g, lr):
+        return np.sum(p - lr * g)
+    with pytest.raises(ValueError, match="must have the parameter's shape"):
+        optim.SGD(0.1, rule=wrong_shape).step({"w": np.ones(2)}, {"w": np.ones(2)})
+
+
+@pytest.mark.parametrize("bad", [-0.01, float("nan"), float("inf")])
+def test_a_schedule_that_goes_negative_is_a_named_error(bad):
+    from nblib import gd
+    surf = get_surface("ravine")
+    with pytest.raises(optim.LearningRateError, match=r"SGD.step: lr must be a finite number >= 0"):
+        gd.run_optimizer(surf.loss_and_grad, surf.start, optim.SGD(0.01), 20,
+                         schedule=lambda t: 0.01 if t < 5 else bad)
+    with pytest.raises(optim.LearningRateError, match=r"schedule\(3\) must be a finite number >= 0"):
+        optim.scheduled_lr(lambda t: bad, 3)
+    assert optim.scheduled_lr(optim.StepDecay(0.1, 2), 3) == pytest.approx(0.01)
+    assert issubclass(optim.LearningRateError, ValueError)

@@ -227,7 +227,7 @@ def make_optimizer(name, lr, lr_adaptive, beta1, beta2):
         return optim.RMSProp(lr_adaptive, alpha=beta2)
     if name == "Adam":
         return optim.Adam(lr_adaptive, betas=(beta1, beta2))
-    raise ValueError(f"optimizer_race: unknown optimizer {name!r}; choose from {list(optim.OPTIMIZERS)}")
+    raise ValueError(f"optimizer_race: unknown optimizer {name!r}; choose from {list(RACE_COLORS)}")
 
 
 def race_path(name, surface, lr, lr_adaptive, beta1, beta2, steps, start=None) -> gd.History:
@@ -337,7 +337,7 @@ def optimizer_race(preset=None) -> Explorer:
     ``preset``: a name from ``RACE_PRESETS`` or a dict of control values (learning
     rates are rounded onto the sliders' grid, see :func:`on_log_grid`).
     """
-    names = list(optim.OPTIMIZERS)
+    names = list(RACE_COLORS)
     controls = {
         "surface": widgets.Dropdown(options=list(SURFACES), value="ravine", description="surface"),
         "optimizers": widgets.SelectMultiple(options=names, value=tuple(names), rows=4,
