@@ -21,10 +21,8 @@ NOTEBOOKS = find_notebooks(REPO / "notebooks")
 
 
 def notebook_params():
-    """``pytest.param`` per course notebook (one skipped placeholder while there are none)."""
-    if not NOTEBOOKS:
-        return [pytest.param(None, id="no-notebooks-yet",
-                             marks=pytest.mark.skip(reason="no notebooks/NN_*.ipynb yet"))]
+    """``pytest.param`` per course notebook."""
+    assert NOTEBOOKS, f"no notebooks/NN_*.ipynb in {REPO}"
     return [pytest.param(p, id=p.stem) for p in NOTEBOOKS]
 
 

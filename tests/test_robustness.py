@@ -31,15 +31,8 @@ import pytest
 
 
 def m(name):
-    """Import ``nblib.<name>``, or skip the row while that module does not exist yet."""
-    try:
-        return importlib.import_module(f"nblib.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("nblib"):
-            pytest.skip(f"nblib.{name} does not exist yet")
-        if exc.name == "torch":
-            pytest.skip("torch not installed")
-        raise
+    """Import ``nblib.<name>`` (at call time, so that each row imports only what it needs)."""
+    return importlib.import_module(f"nblib.{name}")
 
 
 @dataclass
@@ -453,10 +446,8 @@ def test_training_reports_divergence():
 # Every exercise checker, given something that is not a function
 # ------------------------------------------------------------------------------------
 def _checker_names():
-    try:
-        from nblib import check
-    except ImportError:
-        return []
+    from nblib import check
+
     # check.HELPERS: exported helpers used by the exercises (e.g. check.two_layer_loss(X, y, params)),
     # not checkers; their bad input is covered by rows of ROWS instead.
     skip = {"CheckResult", "Diagnosis", "check_function", "progress", "reference", *getattr(check, "HELPERS", ())}
@@ -465,10 +456,9 @@ def _checker_names():
 
 
 def _checker_params():
-    params = []
-    for name in _checker_names():
-        params.append(pytest.param(name, id=name))
-    return params or [pytest.param(None, id="no-checkers", marks=pytest.mark.skip(reason="nblib.check missing"))]
+    names = _checker_names()
+    assert names, "nblib.check exports no checker"
+    return [pytest.param(name, id=name) for name in names]
 
 
 @pytest.mark.parametrize("name", _checker_params())

@@ -296,8 +296,7 @@ def test_a_tampered_tarball_is_refused(tmp_path, asset_cache):
 
 @pytest.fixture(scope="module")
 def course_decks(tmp_path_factory, asset_cache):
-    if not NOTEBOOKS:
-        pytest.skip("no notebooks/NN_*.ipynb yet")
+    assert NOTEBOOKS, "no notebooks/NN_*.ipynb to build decks from"
     out = tmp_path_factory.mktemp("decks")
     full = slides.build_all(out=out / "full", cache=asset_cache, quiet=True)
     bare = slides.build_all(out=out / "bare", solutions=False, cache=asset_cache, quiet=True)
