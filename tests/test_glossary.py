@@ -67,3 +67,33 @@ def test_no_learner_facing_seed_numbers(path):
     "seed" means a random seed here): in every cell and output, the library and the guides."""
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         assert not SEED_NAME.search(line), f"{path.relative_to(ROOT)}:{number} says 'seed 00x': {line.strip()[:100]}"
+
+
+def source_article_rows():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### The source articles"):]
+    section = section[:section.index("\n\n", section.index("| Short name"))]
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in section.splitlines()
+            if line.startswith("| 《")]
+    return rows
+
+
+def test_readme_names_the_five_source_articles():
+    rows = source_article_rows()
+    assert len(rows) == 5
+    for short, title, *_ in rows:
+        assert short.startswith("《") and re.search(r"[\u4e00-\u9fff]", title)
+
+
+@pytest.mark.parametrize("row", source_article_rows(), ids=lambda r: r[0])
+def test_each_correction_the_readme_promises_is_in_its_notebook(row):
+    """README says which notebooks correct each article: each of them has a
+    '原文错在哪里' box that names the article."""
+    short, _, _, wrong = row
+    numbers = sorted(set(re.findall(r"\b(0[1-9]|1[01])\b", wrong)))
+    assert numbers, f"{short}: no notebook named"
+    for number in numbers:
+        path = next(p for p in NOTEBOOKS if p.name.startswith(number))
+        boxes = [c for c in markdown(path) if "原文错在哪里" in c]
+        assert any(short in c or short.strip("《》") in c for c in boxes), \
+            f"{path.name} has no '原文错在哪里' box naming {short}"
