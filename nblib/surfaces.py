@@ -1,6 +1,6 @@
 """Two-parameter test surfaces for optimizers, with their exact gradients.
 
-Introduced in notebook 03. Each :class:`Surface` is a function of a point
+Introduced in notebook 03. Each ``Surface`` is a function of a point
 ``p = (x, y)`` (shape (2,)) with its gradient, its minimum, a start point and a plot
 window, so that an optimizer race only needs the surface's name:
 
@@ -10,8 +10,8 @@ window, so that an optimizer race only needs the surface's name:
 * ``"rosenbrock"`` -- ``f = (1 - x)² + 100 (y - x²)²``: a curved banana-shaped valley,
   minimum 0 at (1, 1).
 
-``surface.loss_and_grad(p) -> (f, ∇f)`` plugs into :func:`nblib.gd.gradient_descent`
-and :func:`nblib.gd.run_optimizer`; ``surface.grid(n)`` gives ``X, Y, Z`` for contours
+``surface.loss_and_grad(p) -> (f, ∇f)`` plugs into ``nblib.gd.gradient_descent``
+and ``nblib.gd.run_optimizer``; ``surface.grid(n)`` gives ``X, Y, Z`` for contours
 (``Z`` is vectorised over the grid).
 """
 
