@@ -38,7 +38,7 @@ import numbers
 
 import numpy as np
 
-from ._validate import positive_number
+from ._validate import describe, positive_number
 
 __all__ = ["Value", "Neuron", "Layer", "MLP"]
 
@@ -254,6 +254,16 @@ def _noop():
 
 
 # ---------------------------------------------------------------------- a tiny MLP
+def _value_class(value, where):
+    """``Value`` by default, or a class that builds graph nodes (a learner's own engine)."""
+    if value is None:
+        return Value
+    if not isinstance(value, type):
+        raise TypeError(f"{where}: value must be a class such as Value (or your own engine's class), "
+                        f"got {describe(value)}")
+    return value
+
+
 class Module:
     """Something with parameters: ``parameters()`` and ``zero_grad()``."""
 
@@ -270,16 +280,19 @@ class Neuron(Module):
 
     ``nonlin``: apply the activation (``"tanh"`` default, or ``"relu"``); ``False`` for a
     linear output neuron. ``rng``: a ``numpy.random.Generator`` (or an int seed).
+    ``value``: the class the parameters are made of (``Value``, or your own engine's class
+    with the same ``+``, ``*``, ``tanh``/``relu``).
     """
 
-    def __init__(self, nin: int, nonlin="tanh", rng=0):
+    def __init__(self, nin: int, nonlin="tanh", rng=0, value=None):
         from .data import make_rng
         positive_number(nin, "nin", "Neuron", integer=True)
         rng = make_rng(rng)
         if nonlin not in (False, "tanh", "relu"):
             raise ValueError(f"Neuron: nonlin must be 'tanh', 'relu' or False, got {nonlin!r}")
-        self.w = [Value(float(v)) for v in rng.uniform(-1.0, 1.0, size=int(nin))]
-        self.b = Value(0.0)
+        value = _value_class(value, "Neuron")
+        self.w = [value(float(v)) for v in rng.uniform(-1.0, 1.0, size=int(nin))]
+        self.b = value(0.0)
         self.nonlin = nonlin
 
     def __call__(self, x):
@@ -299,11 +312,12 @@ class Neuron(Module):
 class Layer(Module):
     """``nout`` neurons, each seeing all ``nin`` inputs. Returns a list of Values (one per neuron)."""
 
-    def __init__(self, nin: int, nout: int, nonlin="tanh", rng=0):
+    def __init__(self, nin: int, nout: int, nonlin="tanh", rng=0, value=None):
         from .data import make_rng
         positive_number(nout, "nout", "Layer", integer=True)
         rng = make_rng(rng)
-        self.neurons = [Neuron(nin, nonlin, rng) for _ in range(int(nout))]
+        value = _value_class(value, "Layer")
+        self.neurons = [Neuron(nin, nonlin, rng, value) for _ in range(int(nout))]
 
     def __call__(self, x):
         return [n(x) for n in self.neurons]
@@ -314,13 +328,14 @@ class Layer(Module):
 
 class MLP(Module):
     """Layers of sizes ``nin -> nouts[0] -> ... -> nouts[-1]``; hidden layers use ``nonlin``,
-    the last layer is linear. ``seed``: int or Generator.
+    the last layer is linear. ``seed``: int or Generator. ``value``: the class of the
+    parameters (default ``Value``; notebook 05 passes the learner's own engine).
 
     ``mlp(x)`` takes a list of ``nin`` numbers (or Values) and returns a list of Values,
     or a single Value when the last layer has one neuron.
     """
 
-    def __init__(self, nin: int, nouts, nonlin="tanh", seed=0):
+    def __init__(self, nin: int, nouts, nonlin="tanh", seed=0, value=None):
         from .data import make_rng
         positive_number(nin, "nin", "MLP", integer=True)
         if not isinstance(nouts, (list, tuple)) or not nouts:
@@ -328,8 +343,9 @@ class MLP(Module):
         for n in nouts:
             positive_number(n, "every entry of nouts", "MLP", integer=True)
         rng = make_rng(seed)
+        value = _value_class(value, "MLP")
         sizes = [int(nin)] + [int(n) for n in nouts]
-        self.layers = [Layer(sizes[i], sizes[i + 1], nonlin if i < len(nouts) - 1 else False, rng)
+        self.layers = [Layer(sizes[i], sizes[i + 1], nonlin if i < len(nouts) - 1 else False, rng, value)
                        for i in range(len(nouts))]
 
     def __call__(self, x):
