@@ -29,7 +29,7 @@ from ._validate import as_float_array, callable_arg, describe, positive_number, 
 __all__ = ["linreg_loss", "linreg_grad", "linreg_objective", "linreg_loss_grid", "least_squares",
            "linreg_hessian", "critical_lr",
            "History", "gradient_descent", "run_optimizer", "minibatch_sgd", "BLOWUP",
-           "DIVERGENCE_CAUSES", "divergence"]
+           "DIVERGENCE_CAUSES", "divergence", "STOP_REASONS", "descend"]
 
 #: The course's one divergence threshold: a run has diverged once its loss exceeds
 #: BLOWUP times max(|starting loss|, 1), or is NaN/inf. Every loop in nblib uses it.
@@ -285,6 +285,52 @@ def gradient_descent(loss_and_grad, theta0, lr, steps, *, critical=None) -> Hist
 
     return _loop(loss_and_grad, theta0, steps, update, lambda t: lr, critical,
                  "gradient_descent", lambda lr_k: f"lr={lr_k:.4g}")
+
+
+STOP_REASONS = ("converged", "max_steps") + DIVERGENCE_CAUSES
+
+
+def descend(loss_and_grad, theta0, lr, max_steps=1000, tol=1e-8) -> dict:
+    """Gradient descent with a stopping rule: the loop notebook 02's exercise builds.
+
+    loss_and_grad : f(theta) -> (loss, grad), theta and grad of shape (p,).
+    theta0 : the start, p numbers (copied as float64; the caller's array is untouched).
+    lr : the learning rate, > 0.    max_steps : the most updates, an int >= 0.
+    tol : stop once the gradient's Euclidean norm is below it, >= 0.
+
+    At each point θ_k (k = 0, 1, 2, ...), in this order:
+
+    1. divergence(L_k, L_0) is not None  ->  stop with that cause ("non-finite" or "blew up");
+    2. ‖∇L(θ_k)‖₂ < tol                   ->  stop, "converged";
+    3. k == max_steps                     ->  stop, "max_steps";
+    4. θ_{k+1} = θ_k - lr ∇L(θ_k).
+
+    Returns a dict:
+      "path"   : list of the k+1 points θ_0 ... θ_k, each a (p,) float64 array;
+      "losses" : list of the k+1 losses L(θ_0) ... L(θ_k), floats;
+      "steps"  : k, the number of updates made (int);
+      "stop"   : why it stopped, one of STOP_REASONS.
+    """
+    callable_arg(loss_and_grad, "loss_and_grad", "descend")
+    theta = as_float_array(theta0, "theta0", "descend", ndim=1).copy()
+    lr = positive_number(lr, "lr", "descend")
+    max_steps = positive_number(max_steps, "max_steps", "descend", integer=True, allow_zero=True)
+    tol = positive_number(tol, "tol", "descend", allow_zero=True)
+    with np.errstate(all="ignore"):
+        loss, grad = _evaluate(loss_and_grad, theta, "descend")
+        path, losses = [theta], [loss]
+        while True:
+            stop = divergence(loss, losses[0])
+            if stop is None and np.linalg.norm(grad) < tol:
+                stop = "converged"
+            if stop is None and len(path) - 1 == max_steps:
+                stop = "max_steps"
+            if stop is not None:
+                return {"path": path, "losses": losses, "steps": len(path) - 1, "stop": stop}
+            theta = theta - lr * grad
+            loss, grad = _evaluate(loss_and_grad, theta, "descend")
+            path.append(theta)
+            losses.append(loss)
 
 
 def run_optimizer(loss_and_grad, theta0, optimizer, steps, *, schedule=None, critical=None) -> History:

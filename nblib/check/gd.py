@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import gd as G
-from ._core import CheckResult, Diagnosis, _call, check_function
+from ._core import CheckResult, Diagnosis, _call, check_function, require_function, returned
 
-__all__ = ["linreg_grad", "gd_fit", "critical_lr", "least_squares"]
+__all__ = ["linreg_grad", "gd_fit", "gradient_descent", "critical_lr", "least_squares"]
 
 
 def _line_cases():
@@ -183,3 +183,166 @@ def least_squares(fn) -> CheckResult:
                       "the result is in the order (b, w); return (w, b): the column order of X decides"),
         ],
         success="correct: the normal equations XᵀX θ = Xᵀy with X = [x, 1].")
+
+
+# ------------------------------------------------------------------ the whole GD loop
+def _bowl(A, b):
+    """f(θ) = ½ θᵀAθ - bᵀθ and its gradient Aθ - b."""
+    A, b = np.asarray(A, dtype=float), np.asarray(b, dtype=float)
+    return lambda th: (float(0.5 * th @ A @ th - b @ th), A @ th - b)
+
+
+def _edge(radius):
+    """θ·θ inside a ball, NaN outside it (a loss that turns NaN when the run leaves its domain)."""
+    return lambda th: (float(th @ th) if th @ th < radius ** 2 else float("nan"), 2 * th)
+
+
+def _loop_cases():
+    """(description, loss_and_grad, theta0, lr, max_steps, tol): every way the loop can end."""
+    A, b = [[3.0, 1.0], [1.0, 2.0]], [1.0, -1.0]
+    star = np.linalg.solve(A, b)
+    return [
+        ("a tilted bowl, theta0 = [2, -3] (a list of ints), lr=0.2, max_steps=500, tol=1e-6",
+         _bowl(A, b), [2, -3], 0.2, 500, 1e-6),
+        ("the same bowl stopped early: max_steps=7", _bowl(A, b), np.array([2.0, -3.0]), 0.2, 7, 1e-6),
+        ("a round bowl, theta0 = [3, 3], lr=0.05, tol=1e-3 (the gradient points along (1, 1))",
+         _bowl(np.eye(2), [0.0, 0.0]), np.array([3.0, 3.0]), 0.05, 1000, 1e-3),
+        ("a start already at the minimum (the gradient is ~1e-16 there)", _bowl(A, b), star, 0.2, 50, 1e-6),
+        ("a start at the minimum with max_steps=0", _bowl(A, b), star, 0.2, 0, 1e-6),
+        ("lr=1.5, above 2/λ_max: the loss grows ~19× per step", _bowl(A, b), np.array([1.0, 2.0]), 1.5, 100, 1e-6),
+        ("a loss that turns NaN when ‖θ‖ ≥ 5, lr=1.2 (each step multiplies θ by -1.4)",
+         _edge(5.0), np.array([1.0, 1.0]), 1.2, 100, 1e-6),
+        ("three parameters, max_steps=0", _bowl(np.diag([1.0, 2.0, 4.0]), [1.0, 0.0, -1.0]),
+         np.array([0.5, 0.5, 0.5]), 0.1, 0, 1e-6),
+    ]
+
+
+LOOP_KEYS = ("path", "losses", "steps", "stop")
+LOOP_FORMAT = ('return a dict {"path": [θ_0, ..., θ_k], "losses": [L_0, ..., L_k], "steps": k, "stop": why}, '
+               'with "stop" one of ' + ", ".join(repr(s) for s in G.STOP_REASONS))
+
+LOOP_HINTS = {
+    "ascent": ("your first step went uphill.", "Descent subtracts: θ_{k+1} = θ_k - lr · ∇L(θ_k)."),
+    "update": ("your first update θ_1 is not θ_0 - lr · ∇L(θ_0).",
+               "Take the gradient that loss_and_grad returned at θ_0, multiply by lr, subtract it from θ_0."),
+    "same array": ("every point in your path is the same array: θ was changed in place after being appended.",
+                   "Append a new array each step: `theta = theta - lr * grad` creates one; `theta -= lr * grad` "
+                   "changes the one already in the list (or append `theta.copy()`)."),
+    "no start": ("path and losses must start with θ_0 and L(θ_0): k updates give k+1 entries.",
+                 "Append θ_0 and its loss before the first update, then one entry after each update."),
+    "caller": ("your function changed the caller's theta0.",
+               "Start from a float copy: `theta = np.array(theta0, dtype=float)`."),
+    "no divergence": ("your loop did not stop when the run diverged (by the course's rule, which compares "
+                      "each loss with the starting loss).",
+                      "At every point, right after computing the loss, call `gd.divergence(loss, losses[0])`; if "
+                      "it returns a cause (not None), stop with \"stop\" set to that cause."),
+    "divergence start": ("your loop noticed the divergence at another step than the course's rule does.",
+                         "Compare each loss with the *starting* loss, losses[0] (not the previous one), through "
+                         "`gd.divergence(loss, losses[0])`, and test it at every point before anything else."),
+    "cause": ("your loop stopped at the right step but with another cause.",
+              "Use the string gd.divergence returns (\"non-finite\" or \"blew up\") as \"stop\"."),
+    "early": ("your loop stopped before ‖∇L‖₂ fell below tol.",
+              "The rule is the Euclidean norm, `np.linalg.norm(grad) < tol`: not the largest entry, not the "
+              "squared norm, not the change of the loss."),
+    "late": ("your loop took more steps than the stopping rule allows.",
+             "Test the rule at every point θ_k, including θ_0 and the point right after the last update, "
+             "before taking another step."),
+    "max_steps": ("your loop made a different number of updates than max_steps.",
+                  "Exactly max_steps updates when nothing stops it earlier: path then holds max_steps + 1 points."),
+    "order": ("with max_steps reached and the gradient below tol at the same point, the rules are tested in order.",
+              "At each point: divergence first, then the gradient norm, then the step count."),
+}
+
+
+def reference_gradient_descent(loss_and_grad, theta0, lr, max_steps, tol):
+    return G.descend(loss_and_grad, theta0, lr, max_steps, tol)
+
+
+def gradient_descent(fn) -> CheckResult:
+    """Check ``fn(loss_and_grad, theta0, lr, max_steps, tol) -> dict``: the loop of ``nblib.gd.descend``.
+
+    Eight cases that end in every way (converged, max_steps, converged at the start, blew
+    up, non-finite, max_steps=0), with 2 and 3 parameters, one where the max-abs and the
+    Euclidean norm cross tol many steps apart. Compared: "stop", "steps",
+    every point of "path" and every loss. Recognised mistakes: ascent, a wrong update,
+    a path of one array appended repeatedly, path/losses without the start, changing the
+    caller's theta0, no divergence check, divergence judged against the previous loss,
+    another cause, stopping early (max-abs or squared norm, loss change), stopping late
+    (no test at θ_0 or after the last update), max_steps off by one, the rules' order.
+    """
+    name, ref = "gradient_descent", reference_gradient_descent
+    bad = require_function(name, fn, ref)
+    if bad is not None:
+        return bad
+
+    def fail(key, where, prefix=""):
+        steps = LOOP_HINTS[key]
+        return CheckResult(name, "fail", f"{prefix}{steps[0]} Seen on {where}.", fn, ref, hints=steps[1:])
+
+    for where, f, theta0, lr, max_steps, tol in _loop_cases():
+        given = np.array(theta0, dtype=float)
+        arg = list(theta0) if isinstance(theta0, list) else given.copy()
+        value, err = _call(fn, (f, arg, lr, max_steps, tol))
+        if err:
+            return CheckResult(name, err[0], err[1] if err[0] == "todo" else f"{err[1]} on {where}.", fn, ref)
+        if not np.array_equal(np.array(arg, dtype=float), given):
+            return fail("caller", where)
+        if not isinstance(value, dict) or any(k not in value for k in LOOP_KEYS):
+            have = f"a dict with the keys {sorted(map(str, value))}" if isinstance(value, dict) else returned(value)
+            return CheckResult(name, "fail", f"returned {have} on {where}; {LOOP_FORMAT}.", fn, ref)
+        want = G.descend(f, theta0, lr, max_steps, tol)
+        stop, steps = value["stop"], value["steps"]
+        if not isinstance(stop, str) or stop not in G.STOP_REASONS:
+            return CheckResult(name, "fail", f'"stop" is {stop!r} on {where}; {LOOP_FORMAT}.', fn, ref)
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+            return CheckResult(name, "fail", f'"steps" is {returned(steps)} on {where}; it must be an int, the '
+                               f'number of updates made.', fn, ref)
+        try:
+            path = np.array([np.asarray(p, dtype=float).reshape(-1) for p in value["path"]])
+            losses = np.array([float(v) for v in value["losses"]])
+        except (TypeError, ValueError) as exc:
+            return CheckResult(name, "fail", f'"path" must be a list of (p,) arrays and "losses" a list of '
+                               f'numbers; on {where} they could not be read ({exc}).', fn, ref)
+        if len(path) != len(losses) or len(path) != steps + 1:
+            key = "no start" if steps > 0 and len(path) == steps else None
+            return fail(key, where) if key else CheckResult(
+                name, "fail", f'on {where}: "steps" is {steps} but "path" has {len(path)} entries and "losses" '
+                f'{len(losses)}; k updates give k+1 points and k+1 losses.', fn, ref)
+        if path.ndim != 2 or path.shape[1] != given.size:
+            return CheckResult(name, "fail", f'each point of "path" must be a ({given.size},) array like theta0; '
+                               f"got points of shape {path.shape[1:]} on {where}.", fn, ref)
+        ref_path = np.array(want["path"])
+        if steps > 1 and np.all(path == path[-1]) and not np.all(ref_path[: steps + 1] == ref_path[0]):
+            return fail("same array", where)
+        if steps >= 1 and len(ref_path) > 1 and not np.allclose(path[1], ref_path[1], rtol=1e-10, atol=1e-12):
+            ascent = given + lr * f(given)[1]
+            return fail("ascent" if np.allclose(path[1], ascent, rtol=1e-10) else "update", where)
+        if stop == want["stop"] and steps == want["steps"]:
+            if (np.allclose(path, ref_path, rtol=1e-10, atol=1e-12, equal_nan=True)
+                    and np.allclose(losses, want["losses"], rtol=1e-10, atol=1e-12, equal_nan=True)):
+                continue
+            return CheckResult(name, "fail", f'your "path" or "losses" differ from the expected ones on {where}, '
+                               f'although "stop" and "steps" are right.', fn, ref,
+                               hints=('Each loss must be the one loss_and_grad returned at the point with the '
+                                      'same index: L_k = L(θ_k).',))
+        diverged = want["stop"] in G.DIVERGENCE_CAUSES
+        if diverged and stop not in G.DIVERGENCE_CAUSES:
+            return fail("no divergence", where)
+        if diverged and steps == want["steps"]:
+            return fail("cause", where)
+        if diverged or stop in G.DIVERGENCE_CAUSES:
+            return fail("divergence start", where)
+        if want["stop"] == "converged" and stop == "max_steps" and steps == want["steps"]:
+            return fail("order", where)
+        if steps < want["steps"] and stop == "converged":
+            return fail("early", where)
+        if steps > want["steps"] and want["stop"] == "converged":
+            return fail("late", where)
+        if want["stop"] == "max_steps" and stop == "max_steps":
+            return fail("max_steps", where)
+        return CheckResult(name, "fail", f'on {where} your loop stopped with "{stop}" after {steps} steps; the '
+                           f'expected result is "{want["stop"]}" after {want["steps"]}.', fn, ref,
+                           hints=("Check the three stopping tests at every point, in order: divergence, "
+                                  "gradient norm < tol, steps == max_steps.",))
+    return CheckResult(name, "pass", "correct: the update, the stopping rule (‖∇L‖₂ < tol, max_steps) and the "
+                       "course's divergence rule, on runs that end in each of the four ways.", fn, ref)
