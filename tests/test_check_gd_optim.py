@@ -1,8 +1,6 @@
 """Checkers of notebooks 02-03: each accepts the reference and an alternative correct
 answer, rejects typical mistakes with the right hint, and calls a stub "not implemented yet"."""
 
-import math
-
 import numpy as np
 import pytest
 
@@ -117,102 +115,12 @@ def test_least_squares(fn, expected):
     assert res.passed if expected is None else (res.status == "fail" and expected in res.message), res
 
 
-# ----------------------------------------------------------------- notebook 03
-def mb_ref(n, bs, rng):
-    order = rng.permutation(n)
-    return [order[i:i + bs] for i in range(0, n, bs)]
-
-
-def mb_split(n, bs, rng):  # alternative: shuffle in place, np.array_split by count
-    idx = np.arange(n)
-    rng.shuffle(idx)
-    return np.array_split(idx, range(bs, n, bs))
-
-
-@pytest.mark.parametrize("fn, expected", [
-    (mb_ref, None), (mb_split, None),
-    (lambda n, bs, rng: [np.arange(n)[i:i + bs] for i in range(0, n, bs)], "not shuffled"),
-    (lambda n, bs, rng: [rng.integers(0, n, bs) for _ in range(0, n, bs)], "exactly once"),
-    (lambda n, bs, rng: [rng.permutation(n)[i:i + bs] for i in range(0, n - bs + 1, bs)], "last, smaller batch"),
-])
-def test_minibatches(fn, expected):
-    res = check.minibatches(fn)
-    assert res.passed if expected is None else (res.status == "fail" and expected in res.message), res
-
-
-def mom_ref(p, g, v, lr, beta):
-    v = beta * v + g
-    return p - lr * v, v
-
-
-def mom_list(p, g, v, lr, beta):  # alternative: returns a list, computes in another order
-    v_new = g + v * beta
-    return [p - v_new * lr, v_new]
-
-
-@pytest.mark.parametrize("fn, expected", [
-    (mom_ref, None), (mom_list, None),
-    (lambda p, g, v, lr, b: (p - lr * (b * v + (1 - b) * g), b * v + (1 - b) * g), "dampened form"),
-    (lambda p, g, v, lr, b: (p - lr * v, b * v + g), "*old* velocity"),
-    (lambda p, g, v, lr, b: (p + lr * (b * v + g), b * v + g), "sign error"),
-])
-def test_momentum_step(fn, expected):
-    res = check.momentum_step(fn)
-    assert res.passed if expected is None else (res.status == "fail" and expected in res.message), res
-
-
-def adam_variant(correct_m=True, correct_v=True, shift=0, eps_inside=False):
-    def f(p, g, m, v, t, lr, b1, b2, eps):
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g ** 2
-        m_hat = m / (1 - b1 ** (t + shift)) if correct_m else m
-        v_hat = v / (1 - b2 ** (t + shift)) if correct_v else v
-        denom = np.sqrt(v_hat + eps) if eps_inside else np.sqrt(v_hat) + eps
-        return p - lr * m_hat / denom, m, v
-    return f
-
-
-def adam_torch_style(p, g, m, v, t, lr, b1, b2, eps):  # alternative: PyTorch's step_size form
-    m = m + (1 - b1) * (g - m)
-    v = b2 * v + (1 - b2) * g * g
-    step_size = lr / (1 - b1 ** t)
-    denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + eps
-    return p - step_size * m / denom, m, v
-
-
-@pytest.mark.parametrize("fn, expected", [
-    (adam_variant(), None), (adam_torch_style, None),
-    (adam_variant(False, False), "no bias correction"),
-    (adam_variant(True, False), "corrected m but not v"),
-    (adam_variant(False, True), "corrected v but not m"),
-    (adam_variant(shift=1), "t + 1"),
-    (adam_variant(eps_inside=True), "inside the square root"),
-])
-def test_adam_step(fn, expected):
-    res = check.adam_step(fn)
-    assert res.passed if expected is None else (res.status == "fail" and expected in res.message), res
-
-
-def test_adam_t_minus_one_is_explained():
-    # t - 1 divides by zero on the first step: the learner sees inf/NaN or the t-1 hint
-    res = check.adam_step(adam_variant(shift=-1))
-    assert res.status == "fail" and ("t - 1" in res.message or "inf or NaN" in res.message), res
-
-
-@pytest.mark.parametrize("fn, expected", [
-    (lambda t, a, T, m: m + 0.5 * (a - m) * (1 + math.cos(math.pi * t / T)), None),
-    (lambda t, a, T, m: a - (a - m) * math.sin(math.pi * t / (2 * T)) ** 2, None),
-    (lambda t, a, T, m: m + (a - m) * (1 + math.cos(2 * math.pi * t / T)) / 2, "full cosine period"),
-    (lambda t, a, T, m: a * (1 + math.cos(math.pi * t / T)) / 2, "lr_min is missing"),
-    (lambda t, a, T, m: m + (a - m) * (1 - math.cos(math.pi * t / T)) / 2, "rises"),
-])
-def test_cosine_lr(fn, expected):
-    res = check.cosine_lr(fn)
-    assert res.passed if expected is None else (res.status == "fail" and expected in res.message), res
+# notebook 03's checkers (mini-batches, momentum, RMSProp, Adam, cosine) are tested in test_check_optim.py
 
 
 @pytest.mark.parametrize("checker", [check.linreg_grad, check.gd_fit, check.critical_lr, check.least_squares,
-                                     check.minibatches, check.momentum_step, check.adam_step, check.cosine_lr])
+                                     check.minibatches, check.momentum_step, check.rmsprop_step, check.adam_step,
+                                     check.cosine_lr])
 def test_stub_is_not_implemented_yet_and_reference_works(checker, capsys):
     res = checker(stub)
     assert res.status == "todo" and "not implemented yet" in res.message
@@ -224,7 +132,8 @@ def test_stub_is_not_implemented_yet_and_reference_works(checker, capsys):
     assert not again.passed
 
 
-@pytest.mark.parametrize("checker", [check.linreg_grad, check.momentum_step, check.adam_step, check.minibatches])
+@pytest.mark.parametrize("checker", [check.linreg_grad, check.momentum_step, check.rmsprop_step, check.adam_step,
+                                     check.minibatches, check.cosine_lr])
 def test_not_a_function(checker):
     res = checker(np.zeros(3))
     assert res.status == "fail" and "function itself" in res.message
