@@ -255,18 +255,30 @@ def race_path(name, surface, lr, lr_adaptive, beta1, rho, beta2, steps, start=No
     The update is the optimizer's step function from ``nblib.optim`` (or ``rule``),
     the same one ``optim.Adam`` etc. call. The course's rules are elementwise and work on
     plain floats, so they are called once per coordinate on floats, which keeps a
-    1000-step race to a few milliseconds; a ``rule`` of yours gets the point as a (2,)
-    array. Divergence is judged by ``nblib.gd.divergence``. Tests check that the
+    1000-step race to a few milliseconds; a ``rule`` of yours is tried the same way and,
+    if it needs arrays (``p.copy()``, indexing), gets the point as a (2,) array. Divergence is judged by ``nblib.gd.divergence``. Tests check that the
     paths, and when and why a run diverges, equal ``nblib.gd.run_optimizer`` to ~1e-12.
     """
     surf = get_surface(surface)
     opt = make_optimizer(name, lr, lr_adaptive, beta1, rho, beta2, rule=rule)
     x0 = surf.start if start is None else np.asarray(start, dtype=float)
+    if rule is None:
+        return _race_loop(opt, surf, x0, int(steps), on_floats=True)
+    try:   # a learner's rule usually works on floats too (np.sqrt does): fast
+        return _race_loop(opt, surf, x0, int(steps), on_floats=True)
+    except _NotOnFloats:
+        return _race_loop(opt, surf, x0, int(steps), on_floats=False)
+
+
+class _NotOnFloats(Exception):
+    """A step function that needs arrays (it called .copy(), indexed p, ...)."""
+
+
+def _race_loop(opt, surf, x0, steps, on_floats):
     f, grad = surf.f, surf.grad
-    steps = int(steps)
     step_fn, hyper, rate = opt.rule, opt.hyper_args(), opt.lr
     n_state, uses_t = len(opt.buffers), opt.uses_t
-    on_floats = rule is None
+    strict = on_floats and step_fn is not type(opt).rule
     # the point in pieces the rule is called on: two floats, or one (2,) array
     pieces = [float(x0[0]), float(x0[1])] if on_floats else [np.array(x0, dtype=float)]
     states = [[0.0 * p for _ in range(n_state)] for p in pieces]
@@ -283,7 +295,16 @@ def race_path(name, surface, lr, lr_adaptive, beta1, rho, beta2, steps, start=No
                 gs = [float(gx), float(gy)] if on_floats else [np.array([gx, gy], dtype=float)]
                 counter = (k,) if uses_t else ()
                 for i, g in enumerate(gs):
-                    out = step_fn(pieces[i], g, *states[i], *counter, rate, *hyper)
+                    if strict:   # a learner's rule on floats: any trouble means "use arrays"
+                        try:
+                            out = step_fn(pieces[i], g, *states[i], *counter, rate, *hyper)
+                            out = [float(o) for o in out] if n_state else float(out)
+                        except OverflowError:
+                            raise
+                        except Exception as exc:
+                            raise _NotOnFloats() from exc
+                    else:
+                        out = step_fn(pieces[i], g, *states[i], *counter, rate, *hyper)
                     if n_state:
                         pieces[i], states[i] = out[0], out[1:]
                     else:
