@@ -82,7 +82,10 @@ def find_mnist(root, split: str = "train"):
     Looks in ``root``, ``root/raw``, ``root/MNIST/raw`` (torchvision's layout), each file plain
     or ``.gz``. Raises ``FileNotFoundError`` listing the places searched.
     """
-    where = "find_mnist"
+    return _find(root, split, "find_mnist")
+
+
+def _find(root, split, where):
     root = _as_path(root, "root", where)
     if split not in MNIST_FILES:
         raise ValueError(f"{where}: split must be 'train' or 'test', got {split!r}")
@@ -109,7 +112,7 @@ def load_mnist(root, split: str = "train", limit=None):
     where = "load_mnist"
     if limit is not None:
         limit = positive_number(limit, "limit", where, integer=True)
-    img_path, lab_path = find_mnist(root, split)
+    img_path, lab_path = _find(root, split, where)
     images, labels = read_idx(img_path), read_idx(lab_path)
     if images.ndim != 3:
         raise ValueError(f"{where}: {img_path.name} should hold images (n, rows, cols), got shape {images.shape}")
