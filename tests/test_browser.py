@@ -8,7 +8,7 @@ click) and its status line or figure must change. Screenshots go to ``build/scre
 (one per notebook, one per explorer); the folder is printed at the end of the run.
 
 Skips, with the reason, when ``/usr/bin/chromium`` or the ``playwright`` package is missing.
-See ``tests/browser_helpers.py`` for the mechanics (also runnable by hand).
+See ``tools/browser.py`` for the mechanics (also runnable by hand: ``python -m tools.browser``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-import browser_helpers as bh
+from tools import browser as bh
 
 pytestmark = pytest.mark.browser  # deselect with -m 'not browser'
 

@@ -1,8 +1,9 @@
 """Drive the course notebooks in a real browser: JupyterLab + headless Chromium (Playwright).
 
-Used by ``tests/test_browser.py``; also runnable by hand to get screenshots::
+Used by ``tests/test_browser.py`` and by the benchmark's in-browser section
+(:func:`measure_latencies`); also runnable by hand to get screenshots::
 
-    python tests/browser_helpers.py [notebooks/02_gradient_descent.ipynb ...] [--out build/screenshots]
+    python -m tools.browser [notebooks/02_gradient_descent.ipynb ...] [--out build/screenshots]
 
 What happens
     * The notebooks are copied into a temporary folder and JupyterLab serves that copy on
@@ -18,6 +19,10 @@ What happens
       click. After each change the explorer's status text or its figure must change.
     * A screenshot per notebook (the first explorer in view) and one per explorer go to
       the screenshot folder.
+    * For the benchmark, :func:`measure_latencies` times what a learner feels: from the
+      key press (or click) on a control to the explorer's new figure being painted (the
+      ``<img>`` gets its new ``src``, the image is decoded, and two animation frames pass),
+      measured in the page with ``performance.now()``.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from . import repo_root
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -407,6 +413,103 @@ def drive_explorers(page, name: str, result: NotebookResult):
                                                  f"{action}: {' and '.join(what) or 'nothing'} changed"))
 
 
+# -------------------------------------------------------------------------------------
+# latency: from the input event to the new figure on screen (the benchmark)
+# -------------------------------------------------------------------------------------
+# Arms one measurement: the next keydown/click/change on the page starts the clock; the
+# explorer's <img> getting a new src, decoded, plus two animation frames stops it.
+_JS_ARM = """(root) => {
+  window.__latency = undefined;
+  const img = root.querySelector(':scope > img, :scope > * > img');
+  if (!img) { window.__latency = -1; return; }
+  const before = img.getAttribute('src');
+  let t0 = null;
+  const start = (e) => { if (t0 === null) t0 = e.timeStamp || performance.now(); };
+  for (const kind of ['keydown', 'pointerdown', 'change']) document.addEventListener(kind, start, {capture: true, once: true});
+  const observer = new MutationObserver(() => {
+    if (img.getAttribute('src') === before) return;
+    observer.disconnect();
+    const painted = () => requestAnimationFrame(() => requestAnimationFrame(() => {
+      window.__latency = performance.now() - (t0 === null ? performance.now() : t0);
+    }));
+    (img.decode ? img.decode() : Promise.resolve()).then(painted, painted);
+  });
+  observer.observe(img, {attributes: true, attributeFilter: ['src']});
+  window.__latencyObserver = observer;
+}"""
+
+
+def _one_latency(page, explorer, control, kind, timeout_ms=5000):
+    """Milliseconds from the input event on ``control`` to the new figure painted; ``None``
+    when the figure did not change within ``timeout_ms`` (e.g. a status-only control)."""
+    explorer.evaluate(_JS_ARM)
+    _change(control, kind, page)
+    try:
+        page.wait_for_function("window.__latency !== undefined", timeout=timeout_ms)
+    except Exception:
+        page.evaluate("() => window.__latencyObserver && window.__latencyObserver.disconnect()")
+        return None
+    value = page.evaluate("window.__latency")
+    page.wait_for_timeout(60)  # let a burst of updates settle before the next press
+    return None if value is None or value < 0 else float(value)
+
+
+def measure_latencies(page, presses: int = 4) -> dict:
+    """Every explorer on ``page`` (already run): each enabled control changed ``presses`` times
+    (sliders by arrow keys, the others by clicks), the latency of each change in ms.
+    Returns ``{explorer title: {"latencies": [...], "static": [controls that changed no figure]}}``."""
+    titles = page.evaluate(_JS_MARK_EXPLORERS)
+    out = {}
+    for i, title in enumerate(titles):
+        explorer = page.locator(f"[data-explorer='{i}']")
+        explorer.scroll_into_view_if_needed()
+        entry = out.setdefault(title or f"explorer {i + 1}", {"latencies": [], "static": []})
+        for c in explorer.evaluate(_JS_CONTROLS):
+            if c["disabled"]:
+                continue
+            control = explorer.locator(f"[data-control='{c['index']}']")
+            got = [_one_latency(page, explorer, control, c["kind"]) for _ in range(presses)]
+            if all(g is None for g in got):
+                entry["static"].append(c["label"] or c["kind"])
+            entry["latencies"] += [g for g in got if g is not None]
+    return out
+
+
+def browser_timings(paths, presses: int = 4, timeout_s: float = 300.0, log=print) -> dict:
+    """Run-All time of each notebook as the browser sees it, and the explorers' latencies
+    (:func:`measure_latencies`), one notebook at a time so that the timings do not compete.
+    ``{"notebooks": {name: {"run_all_s": s, "explorers": {...}}}, "skipped": [reason]}``."""
+    reason = why_no_browser()
+    if reason:
+        return {"notebooks": {}, "skipped": [reason]}
+    paths = [Path(p) for p in paths]
+    lab = start_lab(paths)
+    result = {"notebooks": {}, "skipped": []}
+    try:
+        browser = Browser()
+        try:
+            for path in paths:
+                job = _start(browser, lab, path)
+                while _run_finished(job.page) is None:
+                    if time.monotonic() - job.t_run > timeout_s:
+                        raise TimeoutError(f"{path.name}: not finished after {timeout_s:.0f} s")
+                    job.page.wait_for_timeout(100)
+                run_all = time.monotonic() - job.t_run
+                if job.result.expected_explorers:
+                    job.page.wait_for_function(f"({_JS_MARK_EXPLORERS})().length >= {job.result.expected_explorers}",
+                                               timeout=30000)
+                explorers = measure_latencies(job.page, presses) if job.result.expected_explorers else {}
+                result["notebooks"][path.name] = {"run_all_s": run_all, "explorers": explorers}
+                log(f"  {path.name}: Run All {run_all:.1f} s in the browser, {len(explorers)} explorers timed")
+                job.page.close()
+                lab.shutdown_kernels(f"notebooks/{path.name}")
+        finally:
+            browser.close()
+    finally:
+        lab.stop()
+    return result
+
+
 @dataclass
 class _Job:
     path: Path
@@ -526,14 +629,16 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("notebooks", nargs="*", type=Path)
-    ap.add_argument("--out", type=Path, default=ROOT / "build" / "screenshots")
+    ap.add_argument("--out", type=Path, default=None, help="screenshot folder (default build/screenshots)")
     ap.add_argument("--parallel", type=int, default=2, help="notebooks running at once")
     args = ap.parse_args(argv)
     reason = why_no_browser()
     if reason:
         print(f"cannot run: {reason}", file=sys.stderr)
         return 2
-    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    root = repo_root()
+    args.out = args.out or root / "build" / "screenshots"
+    paths = args.notebooks or sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     lab = start_lab(paths)
     bad = 0
     try:
