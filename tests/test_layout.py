@@ -5,6 +5,7 @@ Nothing in ``nblib`` and no notebook (worked or student) imports ``tools``; the 
 """
 
 import ast
+import re
 import json
 import subprocess
 import sys
@@ -90,3 +91,20 @@ def test_edition_command_uses_the_working_directory(tmp_path):
     run = subprocess.run([sys.executable, "-m", "tools.edition", "--check"], cwd=tmp_path, capture_output=True,
                          text=True, env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"})
     assert run.returncode == 1 and f"out of date: {tmp_path / 'student' / first.name}" in run.stdout, run.stdout + run.stderr
+
+
+def test_nblib_docstring_is_the_map():
+    """Every module and subpackage of nblib is named in nblib's docstring, and each lesson row
+    names a module that exists and the notebook that introduces it."""
+    import nblib
+
+    doc = nblib.__doc__
+    present = {p.stem for p in (ROOT / "nblib").glob("*.py") if p.stem != "__init__"}
+    present |= {p.name for p in (ROOT / "nblib").iterdir() if (p / "__init__.py").exists()}
+    unnamed = sorted(n for n in present if f"``{n}``" not in doc)
+    assert not unnamed, f"modules missing from nblib's map: {unnamed}"
+    lesson_rows = re.findall(r"^``(\w+)``\s+(\d\d)", doc, flags=re.M)
+    assert len(lesson_rows) >= 15
+    for module, number in lesson_rows:
+        assert module in present, f"the map names nblib.{module}, which does not exist"
+        assert list((ROOT / "notebooks").glob(f"{number}_*.ipynb")), f"nblib.{module}: no notebook {number}"
