@@ -292,13 +292,15 @@ def sigmoid_bce(logits, targets):
 
 
 # ------------------------------------------------------------------------- initialisation
-INITS = ("zeros", "normal", "uniform", "xavier", "he")
+INITS = ("zeros", "constant", "normal", "uniform", "xavier", "he")
 
 
 def init_weights(fan_in: int, fan_out: int, init: str, rng: np.random.Generator) -> np.ndarray:
     """A (fan_in, fan_out) weight matrix.
 
-    * "zeros":   all 0 (every weight gradient of a hidden layer is then 0 too: nothing learns);
+    * "zeros":    all 0 (with 2+ layers every weight gradient is then exactly 0: the network stays
+      a constant, only the last bias learns);
+    * "constant": every weight 1/sqrt(fan_in) (all units of a layer stay identical: the symmetry problem);
     * "normal":  normal, std 0.01 (small: the signal shrinks by 0.01 * sqrt(fan_in) per layer);
     * "uniform": uniform in (-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch nn.Linear's default range);
     * "xavier":  Glorot normal, std sqrt(2 / (fan_in + fan_out)) (for tanh/sigmoid);
@@ -316,6 +318,8 @@ def init_weights(fan_in: int, fan_out: int, init: str, rng: np.random.Generator)
     shape = (fan_in, fan_out)
     if init == "zeros":
         return np.zeros(shape)
+    if init == "constant":
+        return np.full(shape, 1.0 / np.sqrt(fan_in))
     if init == "uniform":
         return rng.uniform(-1.0 / np.sqrt(fan_in), 1.0 / np.sqrt(fan_in), size=shape)
     std = {"normal": 0.01, "xavier": np.sqrt(2.0 / (fan_in + fan_out)), "he": np.sqrt(2.0 / fan_in)}[init]

@@ -12,23 +12,28 @@ from nblib.widgets import backprop as B
 
 
 @pytest.mark.parametrize("activation", list(L.ACTIVATIONS))
-def test_fast_training_math_equals_nblib_layers(activation):
-    """The playground's fast loop takes the same steps as MLP.loss_and_grads + plain GD."""
+@pytest.mark.parametrize("init", ["xavier", "constant"])
+def test_fast_training_equals_the_lesson_loop_step_by_step(activation, init):
+    """The playground's speed path takes the same steps as the lesson code of notebook 04,
+    ``layers.mlp_loss_and_grads`` (the loop the learner writes) + plain gradient descent:
+    the same loss, accuracy and parameters at every one of 6 steps."""
     X, y = B.make_dataset("spirals")
-    net = L.MLP([2, 7, 5, 3], activation=activation, init="xavier", seed=3)
-    lr = 0.3
+    sizes = [2, 7, 5, 3]
+    params = L.init_params(sizes, init=init, seed=3)
+    net = L.MLP(sizes, activation=activation, init=init, seed=3)
+    lr, steps = 0.3, 6
     T = B._layer_matrices(net.params, net.num_layers)
-    losses, acc, snap_epochs, snapshots, diverged = B._fast_train(T, activation, X, y, 3, lr, 2, 1)
-    assert diverged is None and snap_epochs == [0, 1, 2]
-    for ep in range(3):
-        loss, grads = net.loss_and_grads(X, y)
+    losses, acc, snap_epochs, snapshots, diverged = B._fast_train(T, activation, X, y, 3, lr, steps, 1)
+    assert diverged is None and snap_epochs == list(range(steps + 1))
+    for ep in range(steps + 1):
+        loss, grads = L.mlp_loss_and_grads(X, y, params, activation)
+        logits, _ = L.mlp_forward(X, params, activation)
         assert losses[ep] == pytest.approx(loss, rel=1e-12), ep
-        assert acc[ep] == (net.predict(X) == y).mean()
-        for i, t in enumerate(snapshots[ep], start=1):      # parameters before step ep
-            np.testing.assert_allclose(t[:, :-1].T, net.params[f"W{i}"], rtol=1e-10, atol=1e-13)
-            np.testing.assert_allclose(t[:, -1], net.params[f"b{i}"], rtol=1e-10, atol=1e-13)
-        for k in net.params:
-            net.params[k] = net.params[k] - lr * grads[k]
+        assert acc[ep] == (logits.argmax(axis=1) == y).mean()
+        for t, (W, b) in zip(snapshots[ep], params):         # parameters before step ep
+            np.testing.assert_allclose(t[:, :-1].T, W, rtol=1e-10, atol=1e-13)
+            np.testing.assert_allclose(t[:, -1], b, rtol=1e-10, atol=1e-13)
+        params = [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(params, grads)]
 
 
 def test_snapshot_images_are_computed_when_looked_at():
@@ -61,11 +66,30 @@ def test_train_run_learns_moons_and_records_snapshots():
     assert (run["net"].predict(run["X"]) == run["y"]).mean() == pytest.approx(run["acc"][-1])
 
 
-def test_zero_init_keeps_hidden_units_identical():
-    run = B.train_run("xor", layers=1, hidden=8, activation="tanh", lr=0.5, init="zeros", epochs=50)
-    W1 = run["net"].params["W1"]
-    assert np.allclose(W1, W1[:, :1])          # symmetry never broken
-    assert run["losses"][-1] > 0.6             # so XOR is not learned
+def test_zero_init_is_a_constant_network_and_constant_init_keeps_units_identical():
+    """All-zero weights: every weight gradient is exactly 0, so the weights never move (only
+    the last bias learns the class balance). Constant non-zero weights: the weights move, but
+    every hidden unit stays identical to the others (the symmetry problem)."""
+    zero = B.train_run("xor", layers=1, hidden=8, activation="tanh", lr=0.5, init="zeros", epochs=50)
+    for k, v in zero["net"].params.items():
+        if k.startswith("W"):
+            assert not v.any(), k
+    assert zero["losses"][-1] > 0.69
+    const = B.train_run(**{k: v for k, v in B.PLAYGROUND_PRESETS["constant init: symmetry"].items() if k != "epoch"})
+    one = B.train_run("moons", layers=1, hidden=1, activation="tanh", lr=0.5, init="he")
+    W1 = const["net"].params["W1"]
+    assert np.allclose(W1, W1[:, :1]) and not np.allclose(W1, 1 / np.sqrt(2))   # moved, but all columns alike
+    assert const["acc"][-1] <= one["acc"][-1] + 0.01 < 0.9     # 16 identical units do no better than one
+
+
+def test_small_init_sigmoid_preset_plateaus_then_learns():
+    """What the instructor guide says about the preset (notebooks/README.md, section 04)."""
+    values = dict(B.PLAYGROUND_PRESETS["small init, sigmoid: plateau, then learns"])
+    values.pop("epoch")
+    run = B.train_run(**values)
+    L = run["losses"]
+    assert abs(L[300] - L[0]) < 0.02 and L[300] > 0.68     # a plateau near log 2 for 300 epochs
+    assert L[-1] < 0.1 and run["acc"][-1] == 1.0           # then it learns XOR
 
 
 def test_playground_updates_presets_and_cache():
@@ -83,7 +107,7 @@ def test_playground_updates_presets_and_cache():
             pg.preset(name)
             assert pg.values() == values
     assert "higher than at the start" in B.training_playground("learning rate too high").status_text
-    assert "hardly moved" in B.training_playground("zero init: symmetry").status_text
+    assert "hardly moved" in B.training_playground("zero init: a constant network").status_text
     with pytest.raises(KeyError, match="no preset"):
         pg.preset("nope")
     text = pg._repr_mimebundle_()["text/plain"]
@@ -176,11 +200,16 @@ def test_printed_training_results_do_not_depend_on_rounding_noise(monkeypatch, e
     1e-15; those settings must not be the ones printed."""
     def printed():
         table = []
-        for init in L.INITS:                      # notebook 04, section 7: same settings
+        for init in L.INITS:                      # notebook 04, section 7: the same loop and settings
             for act in ("tanh", "relu"):
-                run = B.train_run("moons", layers=3, hidden=16, activation=act, lr=0.3, init=init,
-                                  epochs=200, snapshot_every=200)
-                table.append(f"{run['losses'][-1]:10.4f} {run['acc'][-1]:6.1%}")
+                X, y = B.make_dataset("moons")
+                params = L.init_params([2, 16, 16, 16, 2], init=init, seed=0)
+                for _ in range(200):
+                    loss, grads = L.mlp_loss_and_grads(X, y, params, act)
+                    params = [(W - 0.3 * dW, b - 0.3 * db) for (W, b), (dW, db) in zip(params, grads)]
+                logits, _ = L.mlp_forward(X, params, act)
+                table.append(f"{L.mlp_loss_and_grads(X, y, params, act)[0]:10.4f} "
+                             f"{(logits.argmax(1) == y).mean():6.1%}")
         presets = [B.training_playground(preset=name).status_text for name in B.PLAYGROUND_PRESETS]
         return table, presets
 

@@ -48,10 +48,12 @@ PLAYGROUND_PRESETS = {
                           init="xavier", epoch=MAX_EPOCHS),
     "spirals need capacity": dict(dataset="spirals", layers=2, hidden=32, activation="relu", lr=0.5,
                                   init="he", epoch=MAX_EPOCHS),
-    "zero init: symmetry": dict(dataset="xor", layers=1, hidden=16, activation="tanh", lr=0.5,
-                                init="zeros", epoch=MAX_EPOCHS),
-    "small init, sigmoid: slow start": dict(dataset="xor", layers=2, hidden=16, activation="sigmoid",
-                                            lr=0.5, init="normal", epoch=MAX_EPOCHS),
+    "zero init: a constant network": dict(dataset="xor", layers=1, hidden=16, activation="tanh", lr=0.5,
+                                          init="zeros", epoch=MAX_EPOCHS),
+    "constant init: symmetry": dict(dataset="moons", layers=1, hidden=16, activation="tanh", lr=0.5,
+                                    init="constant", epoch=MAX_EPOCHS),
+    "small init, sigmoid: plateau, then learns": dict(dataset="xor", layers=1, hidden=16, activation="sigmoid",
+                                                      lr=0.5, init="normal", epoch=MAX_EPOCHS),
     "learning rate too high": dict(dataset="moons", layers=1, hidden=16, activation="relu", lr=50.0,
                                    init="he", epoch=MAX_EPOCHS),
 }
@@ -97,8 +99,10 @@ def _softmax(z):
 
 
 # The playground trains 1,000 full-batch steps per new setting while the learner waits, so
-# its training loop is the same math as nblib.layers.MLP written for speed (tests check that
-# both agree). Small arrays make numpy's per-call overhead the cost, so the loop makes few
+# its training loop is the same math as the lesson code of notebook 04 (layers.mlp_forward /
+# mlp_backward, the loop the learner writes) written for speed: calling the lesson code
+# would take several times the 50 ms a change may cost. A test checks that both take the
+# same steps, step by step (tests/test_widgets_backprop.py). Small arrays make numpy's per-call overhead the cost, so the loop makes few
 # calls: no validation; each layer's weights and bias in one matrix T = [W^T | b] of shape
 # (d_out, d_in + 1), acting on feature-major activations (d + 1, n) whose last row is ones
 # (so z^T = T @ h^T is one matmul, and every elementwise step runs on contiguous rows);
