@@ -160,10 +160,12 @@ def test_check_result_takes_hints_and_refuses_unknown_status():
         CheckResult("x", "maybe", "?")
 
 
-def test_every_exported_checker_is_wrapped():
+def test_every_exported_checker_is_wrapped_and_listed():
     for name in check.__all__:
         obj = getattr(check, name)
         if name in check.HELPERS or isinstance(obj, type) or not callable(obj) or name in (
                 "check_function", "progress", "reference"):
+            assert name not in check.CHECKERS
             continue
         assert hasattr(obj, "__wrapped__"), f"check.{name} does not go through _core.finish"
+        assert name in check.CHECKERS

@@ -18,6 +18,9 @@ __all__ = ["CheckResult", "Diagnosis", "check_function", "progress", "reference"
 #: lists its own in a module-level ``HELPERS`` tuple); every other callable is a checker.
 HELPERS: tuple = ()
 
+#: The names of every exercise checker exported here, in notebook order.
+CHECKERS: tuple = ()
+
 
 def _collect():
     for info in sorted(_pkgutil.iter_modules(__path__), key=lambda m: m.name):
@@ -34,6 +37,8 @@ def _collect():
             if callable(obj) and not isinstance(obj, type) and public not in helpers:
                 _core._MODULE_OF[public] = info.name
                 _core._EXERCISES.setdefault(info.name, []).append(public)
+                global CHECKERS
+                CHECKERS += (public,)
                 obj = _as_checker(obj, public)
             globals()[public] = obj
             __all__.append(public)
