@@ -113,12 +113,13 @@ def test_progress_lists_checked_and_unchecked_exercises():
     assert "No exercise checked" in repr(check.progress())
     check.mse_grad(lambda a, b: 2 * (a - b))
     text = repr(check.progress())
-    assert "0 of 4 exercises pass" in text
+    n = len(_core._EXERCISES["losses"])
+    assert n >= 4 and f"0 of {n} exercises pass" in text
     assert "mse_grad" in text and "not right yet" in text
     assert "cross_entropy_grad" in text and "not checked yet" in text
     from nblib import losses
     check.mse_grad(losses.mse_grad)
-    assert "1 of 4 exercises pass" in repr(check.progress())
+    assert f"1 of {n} exercises pass" in repr(check.progress())
 
 
 def test_under_nbgrader_a_failing_check_raises_and_a_passing_one_does_not(monkeypatch):
