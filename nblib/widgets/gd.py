@@ -403,12 +403,16 @@ class _RaceExplorer(Explorer):
         elif isinstance(values.get("optimizers"), list):
             values["optimizers"] = tuple(values["optimizers"])
         for key in ("lr", "lr_adaptive"):
-            v = values.get(key)
-            if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)):
-                if not (math.isfinite(v) and RACE_RATES[0] <= v <= RACE_RATES[-1]):
-                    raise ValueError(f"{self.title}: control {key!r} must be between {RACE_RATES[0]:g} and "
-                                     f"{RACE_RATES[-1]:g}, got {v!r}")
-                values[key] = on_rate_grid(v)
+            if key not in values:
+                continue
+            v = values[key]
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise TypeError(f"{self.title}: control {key!r} expects a number (a learning rate), "
+                                f"got {describe(v)}")
+            if not (math.isfinite(v) and RACE_RATES[0] <= v <= RACE_RATES[-1]):
+                raise ValueError(f"{self.title}: control {key!r} must be between {RACE_RATES[0]:g} and "
+                                 f"{RACE_RATES[-1]:g}, got {v!r}")
+            values[key] = on_rate_grid(v)
         before = self.values()
         try:
             return super().set(**values)
