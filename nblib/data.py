@@ -3,7 +3,8 @@
 Every function takes ``seed``: an ``int`` or a ``numpy.random.Generator``. The same
 seed always gives the same data; nothing touches numpy's global random state.
 
-Introduced in notebook 01 (losses) and 02 (the seed-001 line y = 2 + 3x + noise).
+Introduced in notebook 01 (losses) and 02 (the line y = 2 + 3x + noise of the source article
+《Python 梯度下降》).
 """
 
 from __future__ import annotations
@@ -27,6 +28,23 @@ def make_rng(seed, where: str = "make_rng") -> np.random.Generator:
     raise TypeError(f"{where}: seed must be a non-negative int or a numpy.random.Generator, got {describe(seed)}")
 
 
+def _number(v, name, where) -> float:
+    """Any real number (a slope or an intercept may be negative)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+        raise TypeError(f"{where}: {name} must be a finite number, got {describe(v)}")
+    return float(v)
+
+
+def _interval(v, name, where):
+    """A pair (lo, hi) of numbers with lo < hi."""
+    if isinstance(v, (str, bytes)) or np.ndim(v) != 1 or np.size(v) != 2:
+        raise TypeError(f"{where}: {name} must be a pair (lo, hi), got {describe(v)}")
+    lo, hi = (_number(t, name, where) for t in v)
+    if not lo < hi:
+        raise ValueError(f"{where}: {name} must have lo < hi, got ({lo:g}, {hi:g})")
+    return lo, hi
+
+
 def linear_data(n: int = 100, w: float = 3.0, b: float = 2.0, noise: float = 0.5,
                 x_range: tuple = (-3.0, 3.0), seed=1):
     """The running regression example: ``y = b + w x + noise``.
@@ -38,8 +56,9 @@ def linear_data(n: int = 100, w: float = 3.0, b: float = 2.0, noise: float = 0.5
     """
     n = positive_number(n, "n", "linear_data", integer=True)
     positive_number(noise, "noise", "linear_data", allow_zero=True)
+    w, b = _number(w, "w", "linear_data"), _number(b, "b", "linear_data")
+    lo, hi = _interval(x_range, "x_range", "linear_data")
     rng = make_rng(seed, "linear_data")
-    lo, hi = x_range
     x = np.linspace(lo, hi, n)
     y = b + w * x + noise * rng.standard_normal(n)
     return x, y

@@ -6,16 +6,19 @@ The model is the line ``ŷ = w x + b`` fitted by the mean squared error
 
     L(w, b) = (1/n) Σ_i (w x_i + b - y_i)²,     x, y: (n,)
 
-* :func:`linreg_loss`, :func:`linreg_grad` -- L and (∂L/∂w, ∂L/∂b), vectorised.
-* :func:`least_squares` -- the closed-form minimiser (normal equations, via lstsq).
-* :func:`linreg_hessian`, :func:`critical_lr` -- the (constant) Hessian
+* linreg_loss(), linreg_grad() -- L and (∂L/∂w, ∂L/∂b), vectorised.
+* least_squares() -- the closed-form minimiser (normal equations, via lstsq).
+* linreg_hessian(), critical_lr() -- the (constant) Hessian
   ``H = (2/n) Xᵀ X`` with ``X = [x, 1]: (n, 2)``, and ``2 / λ_max(H)``: gradient descent
   on a quadratic converges for ``0 < lr < 2/λ_max`` and diverges above it.
-* :func:`gradient_descent` -- the plain loop ``θ ← θ - lr ∇L(θ)`` for any
-  ``loss_and_grad``; :func:`run_optimizer` -- the same loop driven by an optimizer from
-  :mod:`nblib.optim` (and an optional schedule). Both return a :class:`History` and stop
+* divergence(), BLOWUP -- the course's one divergence rule (every loop in nblib uses it).
+* descend() -- the loop notebook 02's exercise builds: ``θ ← θ - lr ∇L(θ)`` until the
+  gradient norm is below tol, max_steps, or divergence; returns a plain dict.
+* gradient_descent() -- the same plain loop ``θ ← θ - lr ∇L(θ)`` for any
+  ``loss_and_grad``; run_optimizer() -- the same loop driven by an optimizer from
+  nblib.optim (and an optional schedule). Both return a History and stop
   early, with a sentence saying why, when the loss blows up (no NaN, no overflow warnings).
-* :func:`minibatch_sgd` -- (mini-)batch SGD on the line with shuffling every epoch.
+* minibatch_sgd() -- (mini-)batch SGD on the line with shuffling every epoch.
 """
 
 from __future__ import annotations
@@ -85,15 +88,30 @@ def _xy(x, y, where):
 
 
 def _scalar(v, name, where):
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{where}: {name} must be a number, got {describe(v)}")
+    """A parameter such as w or b: a number (a 0-d array or tensor counts)."""
+    if hasattr(v, "detach"):
+        v = v.detach().cpu().numpy()
+    if isinstance(v, np.ndarray) and v.ndim == 0 and np.issubdtype(v.dtype, np.number):
+        v = v[()]
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        fix = f"; take the number out with float({name}) or {name}[0]" if np.size(v) == 1 else ""
+        raise TypeError(f"{where}: {name} must be a number, got {describe(v)}{fix}")
     return float(v)
+
+
+def _line_args(w, b, x, y, where):
+    """The arguments of linreg_loss/linreg_grad, in the order (w, b, x, y)."""
+    if np.ndim(x) == 0 and np.ndim(w) >= 1:
+        raise TypeError(f"{where}: the arguments are (w, b, x, y), the parameters first, then the data; "
+                        f"got an array for w and a number for x. Swapped? (Notebook 02's my_linreg_grad takes "
+                        f"(x, y, w, b).)")
+    x, y = _xy(x, y, where)
+    return _scalar(w, "w", where), _scalar(b, "b", where), x, y
 
 
 def linreg_loss(w, b, x, y) -> float:
     """Mean squared error of the line ``ŷ = w x + b`` on data ``x, y: (n,)``. Returns a float."""
-    x, y = _xy(x, y, "linreg_loss")
-    w, b = _scalar(w, "w", "linreg_loss"), _scalar(b, "b", "linreg_loss")
+    w, b, x, y = _line_args(w, b, x, y, "linreg_loss")
     r = w * x + b - y
     return float(r @ r / x.size)
 
@@ -104,18 +122,17 @@ def linreg_grad(w, b, x, y):
     ∂L/∂w = (2/n) Σ (ŷ_i - y_i) x_i,   ∂L/∂b = (2/n) Σ (ŷ_i - y_i):
     the per-sample gradients are *averaged* (the article's code forgot this and crashed).
     """
-    x, y = _xy(x, y, "linreg_grad")
-    w, b = _scalar(w, "w", "linreg_grad"), _scalar(b, "b", "linreg_grad")
+    w, b, x, y = _line_args(w, b, x, y, "linreg_grad")
     r = w * x + b - y
     n = x.size
     return float(2.0 * (r @ x) / n), float(2.0 * r.sum() / n)
 
 
 def linreg_objective(x, y):
-    """``f(theta) -> (loss, grad)`` for ``theta = (w, b)``: what :func:`gradient_descent` needs.
+    """``f(theta) -> (loss, grad)`` for ``theta = (w, b)``: what gradient_descent() needs.
 
     Uses the sufficient statistics mean(x²), mean(x), mean(xy), mean(y), mean(y²), so one
-    call costs O(1) whatever n (the values equal :func:`linreg_loss`/:func:`linreg_grad`
+    call costs O(1) whatever n (the values equal linreg_loss()/linreg_grad()
     up to rounding, ~1e-15 relative).
     """
     x, y = _xy(x, y, "linreg_objective")
@@ -222,15 +239,17 @@ def _evaluate(loss_and_grad, theta, where):
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise TypeError(f"{where}: loss_and_grad must return a pair (loss, grad), got {describe(out)}")
     loss, grad = out
-    if isinstance(loss, bool) or not isinstance(loss, (int, float, np.integer, np.floating)) and \
-            not (isinstance(loss, np.ndarray) and loss.size == 1):
+    try:
+        loss = _loss_number(loss, "loss")
+    except TypeError:
+        swapped = " (swapped? return (loss, grad) in that order)" if np.size(grad) == 1 < np.size(loss) else ""
         raise TypeError(f"{where}: loss_and_grad must return (loss, grad) with loss a number, "
-                        f"got loss = {describe(loss)}")
-    grad = np.asarray(grad, dtype=float) if not isinstance(grad, np.ndarray) else grad
+                        f"got loss = {describe(loss)}{swapped}") from None
+    grad = as_float_array(grad, "the gradient from loss_and_grad", where, finite=False)
     if grad.shape != theta.shape:
         raise ValueError(f"{where}: the gradient from loss_and_grad has shape {grad.shape} but the "
                          f"parameters have shape {theta.shape}; return one partial derivative per parameter")
-    return float(loss), grad
+    return loss, grad
 
 
 def _loop(loss_and_grad, theta0, steps, update, lr_of, critical, where, label):
@@ -275,7 +294,7 @@ def gradient_descent(loss_and_grad, theta0, lr, steps, *, critical=None) -> Hist
     loss_and_grad : ``f(theta: (p,)) -> (loss: float, grad: (p,))``.
     theta0 : the start, shape (p,). lr : the learning rate (> 0).
     critical : optional ``2/λ_max``, quoted in the divergence message.
-    Returns a :class:`History`; a blow-up stops the run with ``diverged=True`` and
+    Returns a History; a blow-up stops the run with ``diverged=True`` and
     ``cause`` like "loss became inf at step 12: lr=0.35 above 2/λ_max = 0.3267".
     """
     lr = positive_number(lr, "lr", "gradient_descent")
@@ -334,7 +353,7 @@ def descend(loss_and_grad, theta0, lr, max_steps=1000, tol=1e-8) -> dict:
 
 
 def run_optimizer(loss_and_grad, theta0, optimizer, steps, *, schedule=None, critical=None) -> History:
-    """The descent loop driven by an optimizer from :mod:`nblib.optim`.
+    """The descent loop driven by an optimizer from nblib.optim.
 
     Each step calls ``optimizer.step({"theta": θ}, {"theta": ∇L(θ)})``. With
     ``schedule`` (a callable ``t -> lr``), ``optimizer.lr = schedule(t)`` before step t
@@ -342,8 +361,11 @@ def run_optimizer(loss_and_grad, theta0, optimizer, steps, *, schedule=None, cri
     """
     from .optim import Optimizer
     if not isinstance(optimizer, Optimizer):
+        kind = type(optimizer)
+        got = (f"{kind.__module__}.{kind.__name__}; a torch.optim optimizer updates tensors, this loop "
+               f"updates a NumPy array" if kind.__module__.startswith("torch") else describe(optimizer))
         raise TypeError(f"run_optimizer: optimizer must be an nblib.optim optimizer such as SGD(lr=0.1), "
-                        f"got {describe(optimizer)}")
+                        f"got {got}")
     if schedule is not None:
         callable_arg(schedule, "schedule", "run_optimizer")
 
@@ -371,7 +393,7 @@ def minibatch_sgd(x, y, theta0, lr, epochs, batch_size, *, seed=0, shuffle=True,
     (epochs+1, 2), ``epoch_loss`` (epochs+1,) full-data MSE at each epoch end,
     ``updates_per_epoch`` and ``grad_evals_per_epoch`` (= n: single-sample gradients),
     and ``diverged``, ``step`` (the update, 1-based, at which the full-data loss blew
-    up, or None), ``cause`` and ``reason``, as in :class:`History`. A diverged run stops there and
+    up, or None), ``cause`` and ``reason``, as in History. A diverged run stops there and
     keeps only finite rows (``epoch_path`` up to the last completed epoch).
     """
     from .data import make_rng
@@ -385,6 +407,8 @@ def minibatch_sgd(x, y, theta0, lr, epochs, batch_size, *, seed=0, shuffle=True,
     batch_size = positive_number(batch_size, "batch_size", "minibatch_sgd", integer=True)
     if batch_size > n:
         raise ValueError(f"minibatch_sgd: batch_size={batch_size} is larger than the {n} samples")
+    if schedule is not None:
+        callable_arg(schedule, "schedule", "minibatch_sgd")
     rng = make_rng(seed)
     full_loss = linreg_objective(x, y)
     path, epoch_path = [theta.copy()], [theta.copy()]
@@ -392,7 +416,8 @@ def minibatch_sgd(x, y, theta0, lr, epochs, batch_size, *, seed=0, shuffle=True,
     diverged, step, cause, reason = False, None, "", None
     with np.errstate(all="ignore"):
         for epoch in range(epochs):
-            lr_e = float(schedule(epoch)) if schedule is not None else lr
+            lr_e = lr if schedule is None else positive_number(
+                schedule(epoch), f"the rate schedule({epoch}) returned", "minibatch_sgd")
             order = rng.permutation(n) if shuffle else np.arange(n)
             for start in range(0, n, batch_size):
                 idx = order[start:start + batch_size]

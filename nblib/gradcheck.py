@@ -1,10 +1,10 @@
 """Numerical gradients and readable comparisons (notebook 01, used everywhere after).
 
-* :func:`numerical_gradient` -- central differences of a scalar function of an array.
-* :func:`rel_error` -- the relative error CS231n-style checks use.
-* :func:`compare` -- a small report (exact / close / MISMATCH, max abs diff, rel. error)
+* numerical_gradient() -- central differences of a scalar function of an array.
+* rel_error() -- the relative error CS231n-style checks use.
+* compare() -- a small report (exact / close / MISMATCH, max abs diff, rel. error)
   for one or many pairs of arrays, e.g. our gradient vs. a numerical one or vs. PyTorch.
-* :func:`check_gradient` -- both steps at once for ``f`` and its claimed gradient.
+* check_gradient() -- both steps at once for ``f`` and its claimed gradient.
 
 Work in float64: with eps=1e-6 the central difference has error O(eps^2) from
 truncation and O(1e-16/eps) from rounding, so about 1e-10 relative is the floor.
@@ -16,23 +16,28 @@ import html
 
 import numpy as np
 
-from ._validate import as_float_array, callable_arg, describe, positive_number
+from ._validate import NonFiniteError, as_float_array, callable_arg, describe, positive_number
 
 __all__ = ["numerical_gradient", "rel_error", "compare", "Comparison", "check_gradient"]
 
 
 def numerical_gradient(f, x, eps: float = 1e-6) -> np.ndarray:
-    r"""Central-difference gradient of a scalar function ``f`` at ``x``.
+    """Central-difference gradient of a scalar function ``f`` at ``x``.
 
-    :math:`\partial f/\partial x_i \approx (f(x + \epsilon e_i) - f(x - \epsilon e_i)) / 2\epsilon`.
+        ∂f/∂x_i ≈ (f(x + eps·e_i) - f(x - eps·e_i)) / (2·eps),   e_i: 1 at entry i, 0 elsewhere.
+
+    The reference of notebook 01's exercise; every gradient check of the course uses it.
 
     Parameters
     ----------
-    f : callable taking an array shaped like ``x`` and returning a scalar.
-    x : array of any shape (converted to a float64 copy; the caller's array is untouched).
-    eps : step size, > 0.
+    f : a function taking an array shaped like ``x`` and returning one number.
+    x : an array of any shape, a list or a number (converted to a float64 copy; the
+        caller's array is untouched).
+    eps : the step, > 0.
 
-    Returns an array of the same shape as ``x``. Costs ``2 * x.size`` calls of ``f``.
+    Returns a float64 array of the same shape as ``x``. Costs ``2 * x.size`` calls of ``f``.
+    Raises TypeError when f returns None (a forgotten ``return``) or something that is
+    not one number, and NonFiniteError (a ValueError) when f returns NaN or inf.
     """
     callable_arg(f, "f", "numerical_gradient")
     positive_number(eps, "eps", "numerical_gradient")
@@ -50,17 +55,27 @@ def numerical_gradient(f, x, eps: float = 1e-6) -> np.ndarray:
     return grad
 
 
-def _scalar(v) -> float:
+def _scalar(v, where="numerical_gradient") -> float:
+    """What f returned, as a float: a number, or an array/tensor holding exactly one number."""
+    if v is None:
+        raise TypeError(f"{where}: f returned None: it has no `return` statement (or returns nothing on "
+                        f"this path); f must return the loss, one number")
     if hasattr(v, "detach"):
         v = v.detach().cpu().numpy()
-    arr = np.asarray(v, dtype=float)
+    arr = np.asarray(v)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"{where}: f must return a number, got {describe(v)}")
     if arr.size != 1:
-        raise ValueError(f"numerical_gradient: f must return a scalar, got {describe(v)}")
-    return float(arr.reshape(()))
+        raise ValueError(f"{where}: f must return a scalar, got {describe(v)}")
+    value = float(arr.reshape(()))
+    if not np.isfinite(value):
+        raise NonFiniteError(f"{where}: f returned {value} at a perturbed x; the gradient is not defined "
+                             f"there (is f finite near x?)")
+    return value
 
 
 def rel_error(a, b) -> float:
-    r"""Largest elementwise relative error :math:`|a-b| / \max(10^{-8}, |a|+|b|)`.
+    """Largest elementwise relative error  |a - b| / max(1e-8, |a| + |b|).
 
     ``a`` and ``b``: arrays of the same shape. Rules of thumb in float64: < 1e-7 fine,
     1e-7..1e-4 look closer (kinks?), > 1e-4 almost certainly a bug.
@@ -75,7 +90,7 @@ def rel_error(a, b) -> float:
 
 
 class Comparison:
-    """The result of :func:`compare`: one row per named pair.
+    """The result of compare(): one row per named pair.
 
     Attributes: ``rows`` (list of dicts with name, shape, max_abs_diff, rel_error, verdict)
     and ``ok`` (True when every row is exact or close). Shows as a table in a notebook.
@@ -116,7 +131,7 @@ class Comparison:
 
 
 def compare(a, b=None, name: str = "value", atol: float = 1e-8, rtol: float = 1e-6) -> Comparison:
-    """Compare arrays and return a readable :class:`Comparison` report.
+    """Compare arrays and return a readable Comparison report.
 
     Two call forms:
 
@@ -161,11 +176,15 @@ def check_gradient(f, grad_f, x, eps: float = 1e-6, atol: float = 1e-8, rtol: fl
     """Compare an analytic gradient with the central-difference one at ``x``.
 
     ``f``: scalar function of an array shaped like ``x``; ``grad_f``: returns an array
-    shaped like ``x``. Returns a :class:`Comparison` (truthy when they agree).
+    shaped like ``x``. Returns a Comparison (truthy when they agree).
     """
     callable_arg(f, "f", "check_gradient")
     callable_arg(grad_f, "grad_f", "check_gradient")
     x = as_float_array(x, "x", "check_gradient")
-    analytic = as_float_array(grad_f(x.copy()), "grad_f(x)", "check_gradient", finite=False)
+    claimed = grad_f(x.copy())
+    if claimed is None:
+        raise TypeError("check_gradient: grad_f returned None: it has no `return` statement; it must return "
+                        f"the gradient, an array of shape {x.shape}")
+    analytic = as_float_array(claimed, "grad_f(x)", "check_gradient", finite=False)
     numeric = numerical_gradient(f, x, eps=eps)
     return compare(analytic, numeric, name=name, atol=atol, rtol=rtol)

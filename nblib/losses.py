@@ -44,7 +44,7 @@ def _mse_inputs(y_pred, y_true, reduction, where):
 
 
 def mse(y_pred, y_true, reduction: str = "mean") -> float:
-    r"""Mean squared error :math:`\frac1N\sum_i (\hat y_i - y_i)^2`.
+    """Mean squared error  L = (1/N) Σ_i (ŷ_i - y_i)².
 
     Parameters
     ----------
@@ -61,9 +61,9 @@ def mse(y_pred, y_true, reduction: str = "mean") -> float:
 
 
 def mse_grad(y_pred, y_true, reduction: str = "mean") -> np.ndarray:
-    r"""Gradient of :func:`mse` with respect to ``y_pred``: :math:`\frac{2}{N}(\hat y - y)`.
+    """Gradient of mse() with respect to ``y_pred``:  (2/N) (ŷ - y).
 
-    Same shapes as :func:`mse`; returns an array shaped like ``y_pred``. With
+    Same shapes as mse(); returns an array shaped like ``y_pred``. With
     ``reduction="sum"`` the factor is 2 instead of 2/N.
     """
     p, t = _mse_inputs(y_pred, y_true, reduction, "mse_grad")
@@ -73,9 +73,9 @@ def mse_grad(y_pred, y_true, reduction: str = "mean") -> np.ndarray:
 
 # --------------------------------------------------------------- sigmoid and BCE
 def sigmoid(z) -> np.ndarray:
-    r"""Logistic function :math:`\sigma(z) = 1/(1+e^{-z})`, elementwise, any shape.
+    """Logistic function  σ(z) = 1 / (1 + e^-z), elementwise, any shape.
 
-    Computed without overflow: for ``z < 0`` it uses :math:`e^{z}/(1+e^{z})`.
+    Computed without overflow: for ``z < 0`` it uses  e^z / (1 + e^z).
     Returns float64 of the same shape (a 0-d array for a scalar).
     """
     z = as_float_array(z, "z", "sigmoid")
@@ -97,8 +97,8 @@ def _bce_inputs(logits, targets, reduction, where):
 def binary_cross_entropy(logits, targets, reduction: str = "mean") -> float:
     r"""Binary cross-entropy of sigmoid(``logits``) against ``targets``.
 
-    :math:`\ell = -[y\log\sigma(z) + (1-y)\log(1-\sigma(z))]`, computed as
-    :math:`\max(z,0) - yz + \log(1+e^{-|z|})` so that no exp overflows and no log
+    ℓ = -[y log σ(z) + (1 - y) log(1 - σ(z))], computed as
+    max(z, 0) - y z + log(1 + e^-|z|) so that no exp overflows and no log
     sees 0.
 
     Parameters
@@ -113,7 +113,7 @@ def binary_cross_entropy(logits, targets, reduction: str = "mean") -> float:
 
 
 def binary_cross_entropy_grad(logits, targets, reduction: str = "mean") -> np.ndarray:
-    r"""Gradient of :func:`binary_cross_entropy` w.r.t. the logits: :math:`(\sigma(z) - y)/N`.
+    """Gradient of binary_cross_entropy() w.r.t. the logits:  (σ(z) - y) / N.
 
     Returns an array shaped like ``logits``.
     """
@@ -130,7 +130,7 @@ def _axis(x, axis, where):
 
 
 def log_softmax(logits, axis: int = -1) -> np.ndarray:
-    r"""Log of :func:`softmax`, stable: :math:`z_k - \max z - \log\sum_j e^{z_j - \max z}`.
+    """Log of softmax(), stable:  z_k - max z - log Σ_j e^(z_j - max z).
 
     ``logits``: any shape, e.g. ``(n, C)``; normalised along ``axis`` (default the last,
     the class axis). Returns the same shape.
@@ -142,7 +142,7 @@ def log_softmax(logits, axis: int = -1) -> np.ndarray:
 
 
 def softmax(logits, axis: int = -1) -> np.ndarray:
-    r"""Softmax :math:`e^{z_k}/\sum_j e^{z_j}` along ``axis`` (default: last axis = classes).
+    """Softmax  e^z_k / Σ_j e^z_j  along ``axis`` (default: last axis = classes).
 
     Subtracts the max first, so ``logits`` of 1e4 do not overflow. ``logits``: any
     shape, e.g. ``(n, C)``. Returns the same shape; entries along ``axis`` sum to 1.
@@ -184,8 +184,8 @@ def _ce_inputs(logits, labels, reduction, where):
 def cross_entropy(logits, labels, reduction: str = "mean") -> float:
     r"""Softmax cross-entropy from logits, like ``torch.nn.functional.cross_entropy``.
 
-    :math:`L = -\frac1n\sum_i \log \mathrm{softmax}(z_i)_{y_i}`, computed with
-    :func:`log_softmax` (stable for any finite logits).
+    L = -(1/n) Σ_i log softmax(z_i)[y_i], computed with log_softmax()
+    (stable for any finite logits).
 
     Parameters
     ----------
@@ -199,7 +199,7 @@ def cross_entropy(logits, labels, reduction: str = "mean") -> float:
 
 
 def cross_entropy_grad(logits, labels, reduction: str = "mean") -> np.ndarray:
-    r"""Gradient of :func:`cross_entropy` w.r.t. the logits: :math:`(\mathrm{softmax}(z) - Y)/n`.
+    """Gradient of cross_entropy() w.r.t. the logits:  (softmax(z) - Y) / n.
 
     ``Y`` is the one-hot ``(n, C)`` form of ``labels``. Returns an ``(n, C)`` array.
     """

@@ -41,7 +41,7 @@ def loss_values(y_hat: float, y: float, z: float, label: int) -> dict:
 
 
 def loss_explorer(preset=None) -> Explorer:
-    """An :class:`Explorer` with two panels.
+    """An Explorer with two panels.
 
     Left: MSE and dMSE/dŷ as functions of the prediction ŷ, with the current point.
     Right: for a binary logit z, BCE and its gradient against the squared error on σ(z)
