@@ -24,11 +24,11 @@ Rules that matter (and that hand-written engines often get wrong):
   adds into ``.grad`` on every call, which is why its training loops call ``zero_grad()``;
   here that happens automatically for every node in the graph.) To combine several losses,
   add them into one Value and call ``backward()`` once.
-* **Iterative topological order.** :meth:`Value.topological_order` uses an explicit stack,
+* **Iterative topological order.** ``Value.topological_order`` uses an explicit stack,
   so a chain of 100,000 operations back-propagates without ``RecursionError``.
 * ``relu`` at exactly 0 uses the derivative 0, as PyTorch does.
 
-Also here: :class:`Neuron`, :class:`Layer` and :class:`MLP`, a tiny network over Values.
+Also here: ``Neuron``, ``Layer`` and ``MLP``, a tiny network over Values.
 """
 
 from __future__ import annotations

@@ -1,17 +1,17 @@
 """The numpy MLP and its PyTorch twin, number for number (notebooks 06 and 07).
 
-* :func:`pick_device` -- ``cuda`` when a GPU is usable, else ``cpu``, and it says which.
-* :class:`TorchMLP` -- the :class:`nblib.layers.MLP` architecture as an ``nn.Module``
+* ``pick_device`` -- ``cuda`` when a GPU is usable, else ``cpu``, and it says which.
+* ``TorchMLP`` -- the ``nblib.layers.MLP`` architecture as an ``nn.Module``
   (``nn.Linear`` layers, the same activation between them, raw logits out).
-* :func:`to_torch` / :func:`copy_to_torch` / :func:`copy_from_torch` -- move the very same
-  weights across. Our layers compute ``x @ W + b`` with ``W: (d, h)``; ``nn.Linear``
-  stores ``weight: (h, d)`` and computes ``x @ weight.T + bias``, so ``weight = W.T``.
-* :func:`forward_backward_table` -- every activation, the loss and every gradient from
-  both implementations, compared with :func:`nblib.gradcheck.compare`.
-* :func:`step_matched` -- train both with the same optimizer settings on the same
-  mini-batches, recording both loss curves and the parameter difference after each step.
-* :func:`fit_torch` -- the PyTorch version of :func:`nblib.train.fit` (same batches,
-  schedule, early stopping, history).
+* ``to_torch`` / ``copy_to_torch`` / ``copy_from_torch`` -- move the very same weights
+  across. Our layers compute ``x @ W + b`` with ``W: (d, h)``; ``nn.Linear`` stores
+  ``weight: (h, d)`` and computes ``x @ weight.T + bias``, so ``weight = W.T``.
+* ``numpy_trace`` / ``torch_trace`` / ``forward_backward_table`` -- every activation, the
+  loss and every gradient from both implementations, compared with ``nblib.gradcheck.compare``.
+* ``TORCH_OPTIMIZERS`` and ``step_matched`` -- train both with the same optimizer settings on
+  the same mini-batches, recording both loss curves and the parameter difference after each step.
+* ``fit_torch`` -- the PyTorch version of ``nblib.train.fit`` (same batches, schedule,
+  early stopping, history).
 
 PyTorch is imported when this module is imported; the rest of nblib does not need it.
 """
@@ -30,10 +30,10 @@ from . import optim as O
 from ._validate import as_float_array, callable_arg, class_labels, describe, positive_number
 from .data import make_rng
 from .gradcheck import compare
-from .train import History, accuracy, minibatches
+from .train import TrainingHistory, accuracy, minibatches
 
 __all__ = ["pick_device", "TorchMLP", "to_torch", "copy_to_torch", "copy_from_torch",
-           "numpy_trace", "torch_trace", "forward_backward_table", "OPTIMIZERS", "step_matched", "param_diff",
+           "numpy_trace", "torch_trace", "forward_backward_table", "TORCH_OPTIMIZERS", "step_matched", "param_diff",
            "fit_torch"]
 
 
@@ -63,7 +63,7 @@ _ACT = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "leaky_relu": n
 class TorchMLP(nn.Module):
     """``Linear -> activation -> ... -> Linear``, logits out (no softmax: the loss does it).
 
-    ``sizes``: ``[d, h1, ..., C]``; ``activation``: as in :class:`nblib.layers.MLP`.
+    ``sizes``: ``[d, h1, ..., C]``; ``activation``: as in ``nblib.layers.MLP``.
     Layers are ``self.fc1, self.fc2, ...``; ``forward(x, trace=None)`` fills the dict
     ``trace`` (when given) with ``z1, a1, z2, ...`` (pre- and post-activations, the last
     ``z`` being the logits), each with ``retain_grad()`` so its gradient can be read.
@@ -106,11 +106,17 @@ def _check_module(module, where):
         raise TypeError(f"{where}: module must be a TorchMLP (e.g. to_torch(net)), got {describe(module)}")
 
 
+def _check_twins(net, module, where):
+    _check_net(net, where)
+    _check_module(module, where)
+    if list(module.sizes) != list(net.sizes):
+        raise ValueError(f"{where}: net has layer sizes {list(net.sizes)} but module has {list(module.sizes)}; "
+                         f"use a network with its own twin (to_torch(net))")
+
+
 def copy_to_torch(net, module: TorchMLP) -> TorchMLP:
     """Copy ``net.params`` (W_i: (d, h), b_i: (h,)) into ``module`` (weight = W.T, bias = b)."""
-    _check_net(net, "copy_to_torch")
-    if list(module.sizes) != list(net.sizes):
-        raise ValueError(f"copy_to_torch: the module has sizes {module.sizes} but the net has {net.sizes}")
+    _check_twins(net, module, "copy_to_torch")
     with torch.no_grad():
         for i in range(1, len(net.sizes)):
             fc = getattr(module, f"fc{i}")
@@ -121,7 +127,7 @@ def copy_to_torch(net, module: TorchMLP) -> TorchMLP:
 
 def copy_from_torch(module: TorchMLP, net):
     """Copy ``module``'s weights back into ``net.params`` (in place, as float64)."""
-    _check_net(net, "copy_from_torch")
+    _check_twins(net, module, "copy_from_torch")
     for i in range(1, len(net.sizes)):
         fc = getattr(module, f"fc{i}")
         net.params[f"W{i}"][...] = fc.weight.detach().cpu().double().numpy().T
@@ -130,7 +136,7 @@ def copy_from_torch(module: TorchMLP, net):
 
 
 def to_torch(net, device=None, dtype=torch.float64) -> TorchMLP:
-    """A :class:`TorchMLP` with ``net``'s architecture and exactly its weights (float64 by default)."""
+    """A ``TorchMLP`` with ``net``'s architecture and exactly its weights (float64 by default)."""
     _check_net(net, "to_torch")
     module = TorchMLP(net.sizes, net.activation).to(dtype=dtype)
     copy_to_torch(net, module)
@@ -138,16 +144,21 @@ def to_torch(net, device=None, dtype=torch.float64) -> TorchMLP:
 
 
 def numpy_trace(net, X, y) -> dict:
-    """Forward and backward through ``net`` with the layer functions of :mod:`nblib.layers`.
+    """Forward and backward through ``net`` with the layer functions of ``nblib.layers``,
+    keeping every intermediate (``net.loss_and_grads`` keeps only the parameter gradients;
+    the tests check that both give the same numbers, bit for bit).
 
-    Returns a dict with the activations ``z1, a1, ..., zL`` (zL = logits), ``loss``, the
-    gradient of the loss w.r.t. each activation (``dz1, da1, ...``) and w.r.t. each
-    parameter (``dW1, db1, ...``, in numpy layout).
+    X : (n, d) inputs; y : (n,) integer class ids. Returns a dict with the activations
+    ``z1, a1, ..., zL`` (zL = logits), ``loss`` (mean softmax cross-entropy), the gradient of
+    the loss w.r.t. each activation (``dz1, da1, ...``) and w.r.t. each parameter
+    (``dW1, db1, ...``, in numpy layout: dW_i (d_{i-1}, d_i)).
     """
     _check_net(net, "numpy_trace")
+    X = as_float_array(X, "X", "numpy_trace", ndim=2)
+    y = class_labels(y, X.shape[0], net.sizes[-1], "numpy_trace", name="y", batch_name="X")
     act_f, act_b = L.ACTIVATIONS[net.activation]
     n_layers = len(net.sizes) - 1
-    out, caches, h = {}, [], as_float_array(X, "X", "numpy_trace", ndim=2)
+    out, caches, h = {}, [], X
     for i in range(1, n_layers + 1):
         h, ac = L.affine_forward(h, net.params[f"W{i}"], net.params[f"b{i}"])
         out[f"z{i}"], cc = h, None
@@ -167,7 +178,7 @@ def numpy_trace(net, X, y) -> dict:
 
 
 def torch_trace(module: TorchMLP, X, y, device=None) -> dict:
-    """The same quantities as :func:`numpy_trace`, from PyTorch autograd (float64 numpy arrays).
+    """The same quantities as ``numpy_trace``, from PyTorch autograd (float64 numpy arrays).
 
     Gradients come from one ``F.cross_entropy(...).backward()``; weight gradients are
     transposed back to numpy layout (``dW = weight.grad.T``).
@@ -175,8 +186,10 @@ def torch_trace(module: TorchMLP, X, y, device=None) -> dict:
     _check_module(module, "torch_trace")
     device = device or next(module.parameters()).device
     dtype = next(module.parameters()).dtype
-    Xt = torch.as_tensor(np.asarray(X), dtype=dtype, device=device)
-    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+    X = as_float_array(X, "X", "torch_trace", ndim=2)
+    y = class_labels(y, X.shape[0], module.sizes[-1], "torch_trace", name="y", batch_name="X")
+    Xt = torch.as_tensor(X, dtype=dtype, device=device)
+    yt = torch.as_tensor(y, dtype=torch.long, device=device)
     module.zero_grad(set_to_none=True)
     trace = {}
     logits = module(Xt, trace=trace)
@@ -198,8 +211,8 @@ def torch_trace(module: TorchMLP, X, y, device=None) -> dict:
 def forward_backward_table(net, X, y, device=None, atol: float = 1e-12, rtol: float = 0.0):
     """Compare every forward activation, the loss and every gradient: numpy vs PyTorch, float64.
 
-    Builds the torch twin with :func:`to_torch` (on ``device``), runs :func:`numpy_trace`
-    and :func:`torch_trace` and returns a :class:`nblib.gradcheck.Comparison` with one row
+    Builds the torch twin with ``to_torch`` (on ``device``), runs ``numpy_trace`` and
+    ``torch_trace`` and returns a ``nblib.gradcheck.Comparison`` with one row
     per tensor, in forward-then-backward order; "close" means ``|a - b| <= atol`` (1e-12).
     """
     ours = numpy_trace(net, X, y)
@@ -209,8 +222,10 @@ def forward_backward_table(net, X, y, device=None, atol: float = 1e-12, rtol: fl
     return compare({k: (ours[k], theirs[k]) for k in order}, atol=atol, rtol=rtol)
 
 
-#: name -> (nblib.optim class, torch.optim factory): the same hyper-parameters, both conventions
-OPTIMIZERS = {
+#: name -> (nblib.optim optimizer factory, torch.optim optimizer factory): the same update in
+#: both libraries, with the same hyper-parameters (for ``step_matched``; not to be confused with
+#: ``nblib.optim.OPTIMIZERS``, which maps display names to nblib.optim classes)
+TORCH_OPTIMIZERS = {
     "sgd": (lambda lr, **kw: O.SGD(lr, **kw), lambda ps, lr, **kw: torch.optim.SGD(ps, lr=lr, **kw)),
     "momentum": (lambda lr, beta=0.9, **kw: O.Momentum(lr, beta=beta, **kw),
                  lambda ps, lr, beta=0.9, **kw: torch.optim.SGD(ps, lr=lr, momentum=beta, **kw)),
@@ -226,8 +241,8 @@ def step_matched(net, X, y, optimizer: str = "sgd", lr: float = 0.1, steps: int 
     """Train ``net`` (numpy) and its float64 torch twin side by side, step for step.
 
     Both start from ``net``'s current weights, see the same mini-batches (drawn with
-    :func:`nblib.train.minibatches` from ``seed``) and use ``optimizer`` (a key of
-    :data:`OPTIMIZERS`: ``"sgd"``, ``"momentum"``, ``"rmsprop"``, ``"adam"``) with the same
+    ``nblib.train.minibatches`` from ``seed``) and use ``optimizer`` (a key of
+    ``TORCH_OPTIMIZERS``: ``"sgd"``, ``"momentum"``, ``"rmsprop"``, ``"adam"``) with the same
     ``lr`` and ``hyper`` (e.g. ``beta=0.9``, ``betas=(0.9, 0.999)``, ``weight_decay``).
     ``net`` itself is not changed (a copy is trained).
 
@@ -236,8 +251,8 @@ def step_matched(net, X, y, optimizer: str = "sgd", lr: float = 0.1, steps: int 
     over all parameters after each update); plus the trained ``net`` copy and ``module``.
     """
     where = "step_matched"
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"{where}: optimizer must be one of {tuple(OPTIMIZERS)}, got {optimizer!r}")
+    if optimizer not in TORCH_OPTIMIZERS:
+        raise ValueError(f"{where}: optimizer must be one of {tuple(TORCH_OPTIMIZERS)}, got {optimizer!r}")
     _check_net(net, where)
     lr = positive_number(lr, "lr", where)
     steps = positive_number(steps, "steps", where, integer=True)
@@ -245,7 +260,7 @@ def step_matched(net, X, y, optimizer: str = "sgd", lr: float = 0.1, steps: int 
     y = class_labels(y, X.shape[0], net.sizes[-1], where, batch_name="X")
     ours = copy.deepcopy(net)
     module = to_torch(ours, device=device)
-    make_np, make_torch = OPTIMIZERS[optimizer]
+    make_np, make_torch = TORCH_OPTIMIZERS[optimizer]
     opt_np, opt_t = make_np(lr, **hyper), make_torch(module.parameters(), lr, **hyper)
     dev = next(module.parameters()).device
     Xt = torch.as_tensor(X, device=dev)
@@ -271,11 +286,7 @@ def step_matched(net, X, y, optimizer: str = "sgd", lr: float = 0.1, steps: int 
 
 def param_diff(net, module) -> float:
     """Largest |numpy - torch| over all parameters of ``net`` and its twin ``module`` (numpy layout)."""
-    _check_net(net, "param_diff")
-    _check_module(module, "param_diff")
-    if list(module.sizes) != list(net.sizes):
-        raise ValueError(f"param_diff: net has layer sizes {list(net.sizes)} but module has "
-                         f"{list(module.sizes)}; compare a network with its own twin")
+    _check_twins(net, module, "param_diff")
     worst = 0.0
     for i in range(1, len(net.sizes)):
         fc = getattr(module, f"fc{i}")
@@ -287,12 +298,14 @@ def param_diff(net, module) -> float:
 
 def fit_torch(module: nn.Module, opt, X_train, y_train, X_val, y_val, *, epochs: int = 30, batch_size: int = 64,
               seed=0, schedule=None, patience=None, progress: bool = True, device=None,
-              name: str = "PyTorch MLP") -> History:
-    """:func:`nblib.train.fit` for an ``nn.Module`` and a ``torch.optim`` optimizer.
+              name: str = "PyTorch MLP") -> TrainingHistory:
+    """``nblib.train.fit`` for an ``nn.Module`` and a ``torch.optim`` optimizer.
 
     The same mini-batches (same ``seed``), schedule (``schedule(epoch)`` sets every param
     group's ``lr``), evaluation, early stopping (best ``state_dict`` restored) and
-    :class:`nblib.train.History`. Inputs are numpy arrays; they are converted once to the
+    ``nblib.train.TrainingHistory``. ``X_train`` (n, d) and ``X_val`` (m, d) are arrays (numpy,
+    lists or tensors); ``y_train`` (n,), ``y_val`` (m,) integer class ids below the module's
+    number of outputs. Inputs are converted once to the
     module's dtype on ``device`` (default: the module's). Each step is the classic five
     lines: ``zero_grad``, forward, loss, ``backward``, ``step``; evaluation runs under
     ``torch.no_grad()`` in ``eval()`` mode.
@@ -303,21 +316,32 @@ def fit_torch(module: nn.Module, opt, X_train, y_train, X_val, y_val, *, epochs:
     if not isinstance(opt, torch.optim.Optimizer):
         raise TypeError(f"{where}: opt must be a torch.optim optimizer, got {describe(opt)}")
     epochs = positive_number(epochs, "epochs", where, integer=True)
+    batch_size = positive_number(batch_size, "batch_size", where, integer=True)
     if schedule is not None:
         callable_arg(schedule, "schedule", where)
     if patience is not None:
         patience = positive_number(patience, "patience", where, integer=True)
-    p0 = next(module.parameters())
+    p0 = next(module.parameters(), None)
+    if p0 is None:
+        raise ValueError(f"{where}: module has no parameters, so there is nothing to train")
     device = device or p0.device
     module.to(device)
-    Xtr = torch.as_tensor(as_float_array(X_train, "X_train", where, ndim=2), dtype=p0.dtype, device=device)
-    Xva = torch.as_tensor(as_float_array(X_val, "X_val", where, ndim=2), dtype=p0.dtype, device=device)
-    ytr = torch.as_tensor(class_labels(y_train, Xtr.shape[0], int(np.max(y_train)) + 1, where, name="y_train",
+    X_train = as_float_array(X_train, "X_train", where, ndim=2)
+    X_val = as_float_array(X_val, "X_val", where, ndim=2)
+    if X_val.shape[1] != X_train.shape[1]:
+        raise ValueError(f"{where}: X_val has {X_val.shape[1]} features per sample but X_train has "
+                         f"{X_train.shape[1]}; pass the same features, shape (m, {X_train.shape[1]})")
+    Xtr = torch.as_tensor(X_train, dtype=p0.dtype, device=device)
+    Xva = torch.as_tensor(X_val, dtype=p0.dtype, device=device)
+    with torch.no_grad():
+        n_classes = int(module(Xtr[:1]).shape[-1])
+    ytr = torch.as_tensor(class_labels(y_train, Xtr.shape[0], n_classes, where, name="y_train",
                                        batch_name="X_train"), device=device)
-    yva = torch.as_tensor(np.asarray(y_val, dtype=np.int64), device=device)
+    yva = torch.as_tensor(class_labels(y_val, Xva.shape[0], n_classes, where, name="y_val",
+                                       batch_name="X_val"), device=device)
     loss_fn = nn.functional.cross_entropy
     rng = make_rng(seed)
-    hist = History(name)
+    hist = TrainingHistory(name)
     best, best_loss, waited = None, np.inf, 0
     bar = None
     if progress:

@@ -159,3 +159,44 @@ def test_fit_torch_diverging_run_keeps_last_parameters(problem):
                         epochs=3, batch_size=8, progress=False)
     assert hist.epochs == 3 and hist.best_epoch == 2 and np.isnan(hist.val_loss).all()
     assert "best epoch 3" in repr(hist)
+
+
+# ------------------------------------------------------------------ numpy_trace is the lesson MLP
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "elu", "linear"])
+def test_numpy_trace_equals_the_lesson_mlp_bit_for_bit_step_by_step(problem, activation):
+    """numpy_trace is a second path through nblib.layers (it keeps every intermediate):
+    its logits, loss and parameter gradients are exactly those of MLP.forward/loss_and_grads,
+    and SGD driven by either stays identical for 20 steps."""
+    X, y = problem
+    a = layers.MLP([2, 7, 5, 3], activation=activation, seed=4)
+    b = layers.MLP([2, 7, 5, 3], activation=activation, seed=4)
+    opt_a, opt_b = optim.SGD(0.3), optim.SGD(0.3)
+    for step in range(20):
+        trace = tb.numpy_trace(a, X, y)
+        assert np.array_equal(trace["z3"], b.forward(X))
+        loss, grads = b.loss_and_grads(X, y)
+        assert trace["loss"] == loss
+        for k in grads:
+            assert np.array_equal(trace["d" + k], grads[k]), (step, k)
+        opt_a.step(a.params, {k: trace["d" + k] for k in grads})
+        opt_b.step(b.params, grads)
+    for k in a.params:
+        assert np.array_equal(a.params[k], b.params[k])
+
+
+def test_torch_optimizers_is_the_only_name_for_the_twin_table():
+    """nblib.optim.OPTIMIZERS (display name -> class) and this table are different things."""
+    assert set(tb.TORCH_OPTIMIZERS) == {"sgd", "momentum", "rmsprop", "adam"}
+    assert not hasattr(tb, "OPTIMIZERS")
+    assert "TORCH_OPTIMIZERS" in tb.__all__
+
+
+def test_fit_torch_accepts_lists_and_tensors_and_names_bad_labels(problem):
+    X, y = problem
+    module = tb.TorchMLP([2, 8, 3]).double()
+    opt = torch.optim.SGD(module.parameters(), lr=0.1)
+    hist = tb.fit_torch(module, opt, X.tolist(), torch.as_tensor(y), torch.as_tensor(X), list(y), epochs=2,
+                        batch_size=16, progress=False)
+    assert hist.epochs == 2 and np.all(np.isfinite(hist.train_loss))
+    with pytest.raises(ValueError, match=r"fit_torch: y_val"):
+        tb.fit_torch(module, opt, X, y, X, y + 3, epochs=1, progress=False)       # class 5 for a 3-output module

@@ -1,14 +1,14 @@
 """Checkers for notebook 05 (autograd from scratch): the learner builds the engine.
 
-* :func:`value_ops` -- ``cls``: the learner's ``MyValue`` class; its ``+``, ``*``, ``** k``,
+* ``value_ops`` -- ``cls``: the learner's ``MyValue`` class; its ``+``, ``*``, ``** k``,
   ``tanh`` and ``relu``, forward value and backward rule, one operation at a time;
-* :func:`topo_order` -- ``fn(root) -> list``: every node once, inputs before the nodes computed
+* ``topo_order`` -- ``fn(root) -> list``: every node once, inputs before the nodes computed
   from them, root last, without recursion;
-* :func:`value_backward` -- ``fn(root) -> list``: the backward pass (order, reset, seed 1,
+* ``value_backward`` -- ``fn(root) -> list``: the backward pass (order, reset, seed 1,
   ``_backward`` in reverse order), returning the order;
-* :func:`value_engine` -- ``cls`` with ``backward`` attached: the whole engine end to end, on
+* ``value_engine`` -- ``cls`` with ``backward`` attached: the whole engine end to end, on
   the gradients of a small network of the learner's Values. ``or_reference()`` gives the class
-  the rest of the notebook trains with (the reference :class:`nblib.autograd.Value` otherwise).
+  the rest of the notebook trains with (the reference ``nblib.autograd.Value`` otherwise).
 
 The operations are judged with the checker's own backward driver (so a mistake in
 ``backward`` cannot hide one in ``*``), and ``backward`` is judged on graphs of reference
@@ -488,8 +488,8 @@ def _engine_graphs(cls):
 
 def value_engine(cls) -> CheckResult:
     """Check the learner's whole engine ``cls`` (operations, plus ``topological_order`` and
-    ``backward`` attached as methods): :func:`value_ops` first, then ``loss.backward()`` of a
-    2-3-1 tanh network built from ``cls`` (:class:`nblib.autograd.MLP` with ``value=cls``)
+    ``backward`` attached as methods): ``value_ops`` first, then ``loss.backward()`` of a
+    2-3-1 tanh network built from ``cls`` (``nblib.autograd.MLP`` with ``value=cls``)
     must give every parameter the reference engine's gradient (to 1e-9)."""
     name = "value_engine"
     guard = _class_guard(name, cls, Value)

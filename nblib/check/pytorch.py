@@ -1,25 +1,66 @@
-"""Checkers for notebook 06 (the numpy MLP in PyTorch). PyTorch is imported inside each checker."""
+"""Checkers for notebook 06 (the numpy MLP in PyTorch). PyTorch is imported inside each checker.
+
+* ``affine_module`` -- ``cls(d, h)``: our affine layer as an ``nn.Module`` (float64, He init);
+* ``train_step`` -- ``fn(model, optimizer, loss_fn, X, y) -> float``: one training step;
+* ``evaluate_accuracy`` -- ``fn(model, X, y) -> float``: accuracy in ``eval()`` mode, no graph;
+* ``fit_loop`` -- ``fn(model, optimizer, loss_fn, loader, epochs, X_val, y_val) -> dict``: the
+  training loop over a ``DataLoader``, returning the history.
+
+Every call of the learner's code goes through ``_core._call`` (time limit, the learner's own line
+on a crash, "not implemented yet" for a stub). A ``NotImplementedError`` raised *inside PyTorch*
+(e.g. ``F.cross_entropy(y, logits)``: "not implemented for 'Long'") is not a stub: it is reported
+as a crash, with what it usually means.
+"""
 
 from __future__ import annotations
 
 import copy
+import math
+import traceback
 
 import numpy as np
 
 from .._validate import describe
-from ._core import TODO_MESSAGE, CheckResult
+from ._core import CheckResult, _call, _is_library, require_function, returned
 
-__all__ = ["affine_module", "train_step", "evaluate_accuracy"]
+__all__ = ["affine_module", "train_step", "evaluate_accuracy", "fit_loop"]
+
+
+class PyTorchNotImplemented(RuntimeError):
+    """A ``NotImplementedError`` raised inside PyTorch (not by the exercise's stub)."""
+
+
+def _learner(fn):
+    """``fn`` with a NotImplementedError from inside a library turned into a crash (keeping the
+    traceback, so ``_call`` still quotes the learner's own line)."""
+    def run(*args):
+        try:
+            return fn(*args)
+        except NotImplementedError as exc:
+            frames = traceback.extract_tb(exc.__traceback__)
+            if frames and _is_library(frames[-1].filename):
+                raise PyTorchNotImplemented(str(exc)).with_traceback(exc.__traceback__) from None
+            raise
+    return run
+
+
+def _explain(text):
+    """Add what a PyTorch error usually means in these exercises."""
+    if "PyTorchNotImplemented" in text:
+        text = text.replace("raised PyTorchNotImplemented:", "made PyTorch raise NotImplementedError:")
+        if "'Long'" in text:
+            text += (". This is not the exercise's stub: PyTorch got the integer labels where it expects the float "
+                     "outputs. The order is loss_fn(output, target), e.g. F.cross_entropy(model(X), y)")
+    elif "expected scalar type" in text or "same dtype" in text or "dtype" in text and "mat" in text:
+        text += ". Tensors of different dtypes met (float32 vs float64): create parameters with dtype=torch.float64"
+    return text
 
 
 def _run(fn, *args):
-    """Call the learner's code; (value, None) or (None, (status, message))."""
-    try:
-        return fn(*args), None
-    except NotImplementedError:
-        return None, ("todo", TODO_MESSAGE)
-    except Exception as exc:  # report kindly
-        return None, ("fail", f"your code raised {type(exc).__name__}: {exc}")
+    value, err = _call(_learner(fn), args)
+    if err and err[0] == "fail":
+        err = ("fail", _explain(err[1]))
+    return value, err
 
 
 # ------------------------------------------------------------------------ port a layer
@@ -28,12 +69,13 @@ def _reference_affine_class():
     from torch import nn
 
     class Affine(nn.Module):
-        """``x @ W + b`` with ``W: (d, h)`` and ``b: (h,)``, as nblib.layers.affine_forward."""
+        """``x @ W + b`` with ``W: (d, h)`` He-initialised and ``b: (h,)`` zeros, float64, as
+        nblib.layers.affine_forward."""
 
         def __init__(self, d, h):
             super().__init__()
-            self.W = nn.Parameter(torch.randn(d, h) * (2.0 / d) ** 0.5)
-            self.b = nn.Parameter(torch.zeros(h))
+            self.W = nn.Parameter(torch.randn(d, h, dtype=torch.float64) * (2.0 / d) ** 0.5)
+            self.b = nn.Parameter(torch.zeros(h, dtype=torch.float64))
 
         def forward(self, x):
             return x @ self.W + self.b
@@ -42,13 +84,43 @@ def _reference_affine_class():
     return Affine
 
 
-def affine_module(cls) -> CheckResult:
-    """Check ``cls(d, h)``: an ``nn.Module`` with parameters ``W`` (d, h) and ``b`` (h,)
-    whose forward is ``x @ W + b`` (our ``affine_forward``), gradients by autograd.
+def _init_scale_verdict(W, b, d, h):
+    """(message, hints) when the initialisation of a large layer is not He's, else None."""
+    import torch
 
-    Verified in float64 against :func:`nblib.layers.affine_forward` / ``affine_backward``.
-    Recognised mistakes: plain tensors instead of ``nn.Parameter`` (the optimizer would see
-    nothing), ``W`` stored as (h, d), a missing bias.
+    std, mean = float(W.std()), float(W.mean())
+    he = math.sqrt(2.0 / d)
+    if abs(std / he - 1) < 0.05 and abs(mean) < 0.1 * he:
+        if not torch.all(b == 0):
+            return ("the weights are right, but the bias should start at zeros: b = nn.Parameter(torch.zeros(h, "
+                    "dtype=torch.float64))", ())
+        return None
+    named = [(1.0, "std 1: torch.randn without the He factor"),
+             (math.sqrt(1.0 / d), "std √(1/d) (LeCun/Xavier-style): He's factor for ReLU layers is √(2/d)"),
+             (math.sqrt(2.0 / h), "std √(2/h): the fan-in of W (d, h) is d, the number of inputs. Note that "
+                                  "nn.init.kaiming_normal_ on a (d, h) tensor takes size(1) = h as the fan-in "
+                                  "(torch's (out, in) layout); here W is (in, out)"),
+             (2.0 / d, "std 2/d: that is He's variance; the standard deviation is its square root √(2/d)"),
+             (math.sqrt(2.0 / (d + h)), "std √(2/(d+h)) (Glorot/Xavier): He's is √(2/d)"),
+             (1 / math.sqrt(3), "std 0.58, i.e. uniform(-1, 1): He's is a normal with std √(2/d)")]
+    for value, text in named:
+        if abs(std / value - 1) < 0.05:
+            return (f"the initial weights of Affine({d}, {h}) have {text} (measured std {std:.4f}, He: {he:.4f}).",
+                    ("He initialisation: W = torch.randn(d, h, dtype=torch.float64) * (2.0 / d) ** 0.5",))
+    return (f"the initial weights of Affine({d}, {h}) have std {std:.4f} and mean {mean:.4f}; He initialisation "
+            f"gives std √(2/d) = {he:.4f} and mean 0.",
+            ("He initialisation: W = torch.randn(d, h, dtype=torch.float64) * (2.0 / d) ** 0.5",))
+
+
+def affine_module(cls) -> CheckResult:
+    """Check ``cls(d, h)``: an ``nn.Module`` with float64 parameters ``W`` (d, h), He-initialised
+    (std √(2/d), mean 0), and ``b`` (h,) zeros, whose forward is ``x @ W + b`` (our
+    ``affine_forward``); gradients by autograd.
+
+    The forward and backward are verified in float64 against ``nblib.layers.affine_forward`` /
+    ``affine_backward``; the initialisation by its statistics over a 1200 x 300 layer. Recognised
+    mistakes: plain tensors instead of ``nn.Parameter``, ``W`` stored as (h, d), float32
+    parameters, a missing bias, a detached weight, the wrong initialisation scale.
     """
     import torch
     from torch import nn
@@ -68,7 +140,8 @@ def affine_module(cls) -> CheckResult:
     params = dict(module.named_parameters())
     if not params:
         return CheckResult(name, "fail", "your module has no parameters: model.parameters() is empty, so an "
-                           "optimizer would never update anything. Wrap W and b in nn.Parameter(...)", cls, ref)
+                           "optimizer would never update anything.", cls, ref,
+                           hints=("wrap W and b in nn.Parameter(...) and assign them to self.W and self.b",))
     for pname, shape in (("W", (d, h)), ("b", (h,))):
         t = getattr(module, pname, None)
         if t is None:
@@ -76,17 +149,28 @@ def affine_module(cls) -> CheckResult:
                                f"the bias as self.b (h,)", cls, ref)
         if not isinstance(t, nn.Parameter):
             return CheckResult(name, "fail", f"self.{pname} is a plain tensor, not an nn.Parameter, so it is not "
-                               f"in model.parameters() and the optimizer would skip it. Use "
-                               f"nn.Parameter(torch.zeros(...))", cls, ref)
+                               f"in model.parameters() and the optimizer would skip it.", cls, ref,
+                               hints=("use self.W = nn.Parameter(torch.randn(...)) (and the same for b)",))
         if tuple(t.shape) != shape:
             hint = " (that is nn.Linear's layout; here we keep our numpy layout (d, h), so x @ W works)" \
                 if tuple(t.shape) == shape[::-1] else ""
             return CheckResult(name, "fail", f"self.{pname} has shape {tuple(t.shape)}, expected {shape} for "
                                f"Affine({d}, {h}){hint}", cls, ref)
+        if t.dtype != torch.float64:
+            return CheckResult(name, "fail", f"self.{pname} is {str(t.dtype).replace('torch.', '')}; this notebook "
+                               f"computes in float64, and a float64 input times a {t.dtype} parameter raises "
+                               f"'expected m1 and m2 to have the same dtype' in the next cell.", cls, ref,
+                               hints=("create the tensors with dtype=torch.float64, e.g. torch.zeros(h, "
+                                      "dtype=torch.float64) (no .float(), no float32 numpy arrays)",))
+    big, err = _run(cls, 1200, 300)
+    if err:
+        return CheckResult(name, err[0], f"{err[1]} (creating Affine(1200, 300))", cls, ref)
+    verdict = _init_scale_verdict(big.W.detach(), big.b.detach(), 1200, 300)
+    if verdict:
+        return CheckResult(name, "fail", verdict[0], cls, ref, hints=verdict[1])
     rng = np.random.default_rng(3)
     x, W, b = rng.normal(size=(4, d)), rng.normal(size=(d, h)), rng.normal(size=h)
     dout = rng.normal(size=(4, h))
-    module = module.double()
     with torch.no_grad():
         module.W.copy_(torch.as_tensor(W))
         module.b.copy_(torch.as_tensor(b))
@@ -94,6 +178,9 @@ def affine_module(cls) -> CheckResult:
     out, err = _run(module, xt)
     if err:
         return CheckResult(name, err[0], err[1], cls, ref)
+    if not isinstance(out, torch.Tensor):
+        return CheckResult(name, "fail", f"forward returned {returned(out)}; return the tensor x @ self.W + self.b",
+                           cls, ref)
     expected, cache = layers.affine_forward(x, W, b)
     got = out.detach().numpy()
     if got.shape != expected.shape:
@@ -105,14 +192,16 @@ def affine_module(cls) -> CheckResult:
         return CheckResult(name, "fail", "forward does not compute x @ W + b (compare with affine_forward)", cls, ref)
     out.backward(torch.as_tensor(dout))
     dx, dW, db = layers.affine_backward(dout, cache)
-    def agrees(t, ref):
-        return t.grad is not None and np.allclose(t.grad.numpy(), ref, atol=1e-12)
+
+    def agrees(t, expect):
+        return t.grad is not None and np.allclose(t.grad.numpy(), expect, atol=1e-12)
 
     if not (agrees(xt, dx) and agrees(module.W, dW) and agrees(module.b, db)):
         return CheckResult(name, "fail", "the forward values are right but autograd's gradients differ from "
                            "affine_backward: did you detach or modify a tensor in place?", cls, ref)
-    return CheckResult(name, "pass", "correct: two registered parameters, and autograd's dx, dW, db equal "
-                       "affine_backward's to 1e-12. No backward to write: that is what autograd buys you.", cls, ref)
+    return CheckResult(name, "pass", "correct: two registered float64 parameters, He-initialised, and autograd's "
+                       "dx, dW, db equal affine_backward's to 1e-12. No backward to write: that is what autograd "
+                       "buys you.", cls, ref)
 
 
 # ------------------------------------------------------------------------ the training step
@@ -124,27 +213,56 @@ def _ref_train_step(model, optimizer, loss_fn, X, y):
     return loss.item()
 
 
-def _wrong_steps():
-    def no_zero_grad(model, optimizer, loss_fn, X, y):
-        loss = loss_fn(model(X), y)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
+def _instrument(model, optimizer, loss_fn, log):
+    """Record ``zero_grad``, ``forward``, ``loss``, ``backward`` and ``step`` into ``log[-1]`` (the
+    current step's list); returns the recording loss function."""
+    def wrap(obj, method, label):
+        original = getattr(obj, method)
 
-    def zero_before_step(model, optimizer, loss_fn, X, y):
-        loss = loss_fn(model(X), y)
-        loss.backward()
-        optimizer.zero_grad()
-        optimizer.step()
-        return loss.item()
+        def recorded(*args, **kwargs):
+            log[-1].append(label)
+            return original(*args, **kwargs)
+        object.__setattr__(obj, method, recorded)
 
-    return [
-        (no_zero_grad, "the gradients were never reset, so from the second step on each update used the sum of "
-                       "all gradients so far. Start the step with optimizer.zero_grad()"),
-        (zero_before_step, "the parameters never changed: step() found no gradients. Either zero_grad() ran "
-                           "between backward() and step(), or step() came before backward(). The order is "
-                           "zero_grad, forward, loss, backward, step"),
-    ]
+    wrap(optimizer, "zero_grad", "zero_grad")
+    wrap(optimizer, "step", "step")
+    wrap(model, "zero_grad", "zero_grad")
+    model.register_forward_hook(lambda m, i, o: log[-1].append("forward"))
+
+    def recorded_loss(*args, **kwargs):
+        log[-1].append("loss")
+        out = loss_fn(*args, **kwargs)
+        if hasattr(out, "register_hook") and getattr(out, "requires_grad", False):
+            out.register_hook(lambda g: log[-1].append("backward"))
+        return out
+    return recorded_loss
+
+
+def _step_order_verdict(events):
+    """(message, hints) naming what is missing or out of order in one step's events, or None."""
+    if "backward" not in events:
+        return ("loss.backward() never ran, so no gradients were computed and step() had nothing to use.",
+                ("after loss = loss_fn(model(X), y), call loss.backward()",))
+    if "step" not in events:
+        return ("the gradients were computed but the parameters never changed: optimizer.step() is missing.",
+                ("the last line before return is optimizer.step(): it applies p -= lr * p.grad (for SGD) to every "
+                 "parameter",))
+    first_back, last_step = events.index("backward"), len(events) - 1 - events[::-1].index("step")
+    if last_step < first_back:
+        return ("optimizer.step() ran before loss.backward(), so it used the gradients of the previous step "
+                "(or none at all).", ("the order is zero_grad, forward, loss, backward, step",))
+    between = events[first_back:last_step]
+    if "zero_grad" in between:
+        return ("zero_grad() ran between backward() and step(): it wiped the fresh gradients, so step() found none "
+                "and the parameters never changed.", ("the order is zero_grad, forward, loss, backward, step",))
+    if "zero_grad" not in events:
+        return ("the gradients were never reset, so from the second step on each update used the sum of all "
+                "gradients so far.", ("start the step with optimizer.zero_grad(): PyTorch adds every backward "
+                                      "into p.grad",))
+    if events.count("step") > 1 or events.count("backward") > 1:
+        return (f"one call made {events.count('backward')} backward passes and {events.count('step')} updates; a "
+                f"training step is one of each.", ("the five lines: zero_grad, forward, loss, backward, step",))
+    return None
 
 
 def train_step(fn) -> CheckResult:
@@ -152,56 +270,74 @@ def train_step(fn) -> CheckResult:
 
     Runs three steps of the learner's function and of the reference on identical copies of a
     small float64 model (SGD with momentum) and compares the parameters after each step and
-    the returned losses. Recognised mistakes: ``zero_grad`` missing; no update at all (``zero_grad`` between
-    ``backward`` and ``step``, or ``step`` before ``backward``); returning the tensor.
+    the returned losses. When they differ, the recorded calls (``zero_grad``, forward, loss,
+    ``backward``, ``step``) name what is missing or out of order.
     """
     import torch
     from torch import nn
 
     name = "train_step"
-    if not callable(fn):
-        return CheckResult(name, "fail", f"expected a function, got {describe(fn)}. Pass the function itself, "
-                           "without calling it: check.train_step(my_train_step)",
-                           fn, _ref_train_step)
+    guard = require_function(name, fn, _ref_train_step)
+    if guard is not None:
+        return guard
 
-    def trajectory(step_fn):
+    def trajectory(step_fn, log=None):
         torch.manual_seed(0)
         model = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2)).double()
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        loss_fn = nn.functional.cross_entropy
         g = torch.Generator().manual_seed(1)
         X, y = torch.randn(8, 3, generator=g, dtype=torch.float64), torch.randint(0, 2, (8,), generator=g)
         params, losses = [], []
+        if log is not None:
+            loss_fn = _instrument(model, opt, loss_fn, log)
         for _ in range(3):
-            losses.append(step_fn(model, opt, nn.functional.cross_entropy, X, y))
+            if log is not None:
+                log.append([])
+            losses.append(step_fn(model, opt, loss_fn, X, y))
             params.append([p.detach().clone() for p in model.parameters()])
         return params, losses
 
-    result, err = _run(trajectory, fn)
+    state = torch.get_rng_state()
+    log = []
+    try:
+        result, err = _run(lambda: trajectory(fn, log))
+        ref_params, ref_losses = trajectory(_ref_train_step)
+    finally:
+        torch.set_rng_state(state)
     if err:
         return CheckResult(name, err[0], err[1], fn, _ref_train_step)
     params, losses = result
-    ref_params, ref_losses = trajectory(_ref_train_step)
 
     def same(a, b):
         return all(torch.allclose(x, y, atol=1e-12) for x, y in zip(a, b))
 
     if all(same(p, q) for p, q in zip(params, ref_params)):
         if isinstance(losses[0], torch.Tensor):
-            return CheckResult(name, "fail", "the updates are right, but return loss.item() (a float), not the "
-                               "tensor: keeping tensors keeps their whole graph in memory", fn, _ref_train_step)
-        if not np.allclose(np.asarray(losses, dtype=float), ref_losses, atol=1e-12):
+            return CheckResult(name, "fail", "the updates are right, but return loss.item() (a Python float), not "
+                               "the tensor: keeping tensors keeps their whole graph in memory", fn, _ref_train_step)
+        try:
+            got = np.asarray(losses, dtype=float)
+        except (TypeError, ValueError):
+            got = None
+        if got is None or got.shape != (3,):
+            return CheckResult(name, "fail", f"the updates are right, but return the loss as a float; got "
+                               f"{returned(losses[0])}", fn, _ref_train_step)
+        if not np.allclose(got, ref_losses, atol=1e-12):
             return CheckResult(name, "fail", "the updates are right, but return the loss of this step's forward "
-                               "pass (loss.item())", fn, _ref_train_step)
-        return CheckResult(name, "pass", "correct: zero_grad, forward, loss, backward, step, in this order, "
-                           "three steps matching the reference to 1e-12.", fn, _ref_train_step)
-    for wrong, hint in _wrong_steps():
-        w_params, _ = trajectory(wrong)
-        if all(same(p, q) for p, q in zip(params, w_params)):
-            return CheckResult(name, "fail", hint, fn, _ref_train_step)
+                               "pass (loss.item(), before the update)", fn, _ref_train_step)
+        return CheckResult(name, "pass", "correct: zero_grad, forward, loss, backward, step, three steps matching "
+                           "the reference to 1e-12.", fn, _ref_train_step)
     first_bad = next(i for i, (p, q) in enumerate(zip(params, ref_params), 1) if not same(p, q))
-    return CheckResult(name, "fail", f"after step {first_bad} the parameters differ from the reference. "
-                       f"The five lines: optimizer.zero_grad(); out = model(X); loss = loss_fn(out, y); "
-                       f"loss.backward(); optimizer.step()", fn, _ref_train_step)
+    events = log[first_bad - 1] if len(log) >= first_bad else []
+    verdict = _step_order_verdict(events) or _step_order_verdict(log[1] if len(log) > 1 else [])
+    if verdict:
+        return CheckResult(name, "fail", f"{verdict[0]} (step {first_bad}: calls seen {events})", fn,
+                           _ref_train_step, hints=verdict[1])
+    return CheckResult(name, "fail", f"after step {first_bad} the parameters differ from the reference, although "
+                       f"the calls came in a plausible order ({events}).", fn, _ref_train_step,
+                       hints=("the five lines: optimizer.zero_grad(); out = model(X); loss = loss_fn(out, y); "
+                              "loss.backward(); optimizer.step(); use the X, y and loss_fn you were given",))
 
 
 # ------------------------------------------------------------------------ evaluation
@@ -211,7 +347,7 @@ def _ref_evaluate(model, X, y):
     model.eval()
     with torch.no_grad():
         pred = model(X).argmax(dim=1)
-    return (pred == y).float().mean().item()
+    return (pred == y).double().mean().item()
 
 
 def evaluate_accuracy(fn) -> CheckResult:
@@ -225,13 +361,13 @@ def evaluate_accuracy(fn) -> CheckResult:
     from torch import nn
 
     name = "evaluate_accuracy"
-    if not callable(fn):
-        return CheckResult(name, "fail", f"expected a function, got {describe(fn)}. Pass the function itself, "
-                           "without calling it: check.evaluate_accuracy(my_evaluate)",
-                           fn, _ref_evaluate)
+    guard = require_function(name, fn, _ref_evaluate)
+    if guard is not None:
+        return guard
+    state = torch.get_rng_state()
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Dropout(0.5), nn.Linear(6, 3))
-    X, y = torch.randn(50, 4), torch.randint(0, 3, (50,))
+    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Dropout(0.5), nn.Linear(6, 3)).double()
+    X, y = torch.randn(50, 4, dtype=torch.float64), torch.randint(0, 3, (50,))
     seen = []
     hook = model.register_forward_hook(lambda m, i, o: seen.append((torch.is_grad_enabled(), m.training)))
     model.train()
@@ -239,27 +375,172 @@ def evaluate_accuracy(fn) -> CheckResult:
         value, err = _run(fn, model, X, y)
     finally:
         hook.remove()
+        torch.set_rng_state(state)
     if err:
         return CheckResult(name, err[0], err[1], fn, _ref_evaluate)
     if not seen:
         return CheckResult(name, "fail", "your function never called the model", fn, _ref_evaluate)
     if any(grad for grad, _ in seen):
-        return CheckResult(name, "fail", "the model ran with gradient tracking on: wrap the forward pass in "
-                           "`with torch.no_grad():` (no graph is built, less memory, faster)", fn, _ref_evaluate)
+        return CheckResult(name, "fail", "the model ran with gradient tracking on.", fn, _ref_evaluate,
+                           hints=("wrap the forward pass in `with torch.no_grad():` (no graph is built: less memory, "
+                                  "faster)",))
     if any(training for _, training in seen):
         return CheckResult(name, "fail", "the model was still in training mode, so dropout was active and the "
-                           "accuracy is random. Call model.eval() before evaluating", fn, _ref_evaluate)
+                           "accuracy is random.", fn, _ref_evaluate, hints=("call model.eval() before evaluating",))
     if isinstance(value, torch.Tensor):
         value = value.item() if value.numel() == 1 else value
     try:
         value = float(value)
     except (TypeError, ValueError):
-        return CheckResult(name, "fail", f"return the accuracy as a float, got {type(value).__name__}",
-                           fn, _ref_evaluate)
+        return CheckResult(name, "fail", f"return the accuracy as a float, got {returned(value)}", fn, _ref_evaluate)
     expected = _ref_evaluate(copy.deepcopy(model), X, y)
     if abs(value - 100 * expected) < 1e-6 and expected:
         return CheckResult(name, "fail", "return a fraction in [0, 1], not a percentage", fn, _ref_evaluate)
     if abs(value - expected) > 1e-6:
-        return CheckResult(name, "fail", f"returned {value:.4f}, expected {expected:.4f}: the prediction is the "
-                           f"argmax over the class axis (dim=1), compared with y", fn, _ref_evaluate)
+        return CheckResult(name, "fail", f"returned {value:.4f}, expected {expected:.4f}.", fn, _ref_evaluate,
+                           hints=("the prediction is the argmax over the class axis (dim=1), compared with y; the "
+                                  "accuracy is the mean of those matches",))
     return CheckResult(name, "pass", "correct: eval() mode, no graph built, argmax over classes.", fn, _ref_evaluate)
+
+
+# ------------------------------------------------------------------------ the training loop
+def _ref_fit(model, optimizer, loss_fn, loader, epochs, X_val, y_val):
+    history = {"train_loss": [], "val_acc": []}
+    for _ in range(epochs):
+        model.train()
+        total, count = 0.0, 0
+        for Xb, yb in loader:
+            total += _ref_train_step(model, optimizer, loss_fn, Xb, yb) * len(yb)
+            count += len(yb)
+        history["train_loss"].append(total / count)
+        history["val_acc"].append(_ref_evaluate(model, X_val, y_val))
+    return history
+
+
+_FIT_EPOCHS, _FIT_N, _FIT_BATCH = 3, 50, 16           # 50 = 16 + 16 + 16 + 2: the last batch is small
+
+
+def _fit_problem():
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Dropout(0.25), nn.Linear(8, 3)).double()
+    opt = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.5)
+    g = torch.Generator().manual_seed(1)
+    X = torch.randn(_FIT_N, 3, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (_FIT_N,), generator=g)
+    X_val = torch.randn(20, 3, generator=g, dtype=torch.float64)
+    y_val = torch.randint(0, 3, (20,), generator=g)
+    loader = DataLoader(TensorDataset(X, y), batch_size=_FIT_BATCH, shuffle=True,
+                        generator=torch.Generator().manual_seed(2))
+    return model, opt, loader, X_val, y_val
+
+
+def _fit_alternatives(steps):
+    """Histories a plausible wrong loop would return, from the reference run's batch losses."""
+    per_epoch = len(steps) // _FIT_EPOCHS
+    alt = {}
+    epochs = [steps[e * per_epoch:(e + 1) * per_epoch] for e in range(_FIT_EPOCHS)]
+    alt["the plain mean of the batch losses"] = [sum(l for l, _ in ep) / len(ep) for ep in epochs]
+    alt["the sum of the batch losses"] = [sum(l for l, _ in ep) for ep in epochs]
+    alt["the sum of loss x batch size (not divided by the number of samples)"] = [sum(l * n for l, n in ep)
+                                                                                   for ep in epochs]
+    alt["the last batch's loss"] = [ep[-1][0] for ep in epochs]
+    return alt
+
+
+def fit_loop(fn) -> CheckResult:
+    """Check ``fn(model, optimizer, loss_fn, loader, epochs, X_val, y_val) -> dict``: the training loop.
+
+    For each of ``epochs`` epochs: ``model.train()``; one training step (zero_grad, forward,
+    loss, backward, step) per batch ``(Xb, yb)`` of ``loader``; then the accuracy on
+    ``(X_val, y_val)`` in eval mode without a graph. Returns ``{"train_loss": [...],
+    "val_acc": [...]}``, one Python float per epoch each: ``train_loss[e]`` is the mean loss
+    per *sample* over epoch ``e`` (each batch's loss, computed before its update, weighted by
+    the batch size), ``val_acc[e]`` the validation accuracy after epoch ``e``.
+
+    The test: 50 samples in batches of 16 (so the last batch holds 2), a model with dropout
+    (so a forgotten ``model.train()`` after evaluation shows), three epochs; parameters and
+    history compared with the reference loop to 1e-10.
+    """
+    import torch
+
+    name = "fit_loop"
+    guard = require_function(name, fn, _ref_fit)
+    if guard is not None:
+        return guard
+    state = torch.get_rng_state()
+    try:
+        model, opt, loader, X_val, y_val = _fit_problem()
+        seen = []
+        model.register_forward_hook(lambda m, i, o: seen.append((torch.is_grad_enabled(), m.training)))
+        value, err = _run(fn, model, opt, torch.nn.functional.cross_entropy, loader, _FIT_EPOCHS, X_val, y_val)
+        ref_model, ref_opt, ref_loader, Xv, yv = _fit_problem()
+        steps = []
+
+        def logged_loss(out, target):
+            loss = torch.nn.functional.cross_entropy(out, target)
+            steps.append((loss.item(), len(target)))
+            return loss
+        ref = _ref_fit(ref_model, ref_opt, logged_loss, ref_loader, _FIT_EPOCHS, Xv, yv)
+    finally:
+        torch.set_rng_state(state)
+    if err:
+        return CheckResult(name, err[0], err[1], fn, _ref_fit)
+    if not isinstance(value, dict) or not {"train_loss", "val_acc"} <= set(value):
+        return CheckResult(name, "fail", f"return the history as a dict {{'train_loss': [...], 'val_acc': [...]}}; "
+                           f"got {returned(value)}", fn, _ref_fit)
+    for key in ("train_loss", "val_acc"):
+        entries = value[key]
+        if not hasattr(entries, "__len__") or len(entries) != _FIT_EPOCHS:
+            got = len(entries) if hasattr(entries, "__len__") else describe(entries)
+            return CheckResult(name, "fail", f"history['{key}'] has {got} entries for {_FIT_EPOCHS} epochs: append "
+                               f"one value per epoch (after the epoch's last batch).", fn, _ref_fit)
+        if any(isinstance(v, torch.Tensor) for v in entries):
+            return CheckResult(name, "fail", f"history['{key}'] holds tensors; store Python floats (loss.item(), "
+                               f"or the float my_evaluate returns)", fn, _ref_fit)
+    train_forwards = [training for grad, training in seen if grad]
+    n_batches = len(steps)
+    if any(not training for training in train_forwards):
+        return CheckResult(name, "fail", "some training batches ran in eval mode: after the first epoch's "
+                           "evaluation the model stayed in eval() mode, so dropout was off while training.", fn,
+                           _ref_fit, hints=("call model.train() at the start of every epoch (my_evaluate switches "
+                                            "the model to eval mode)",))
+    if len(train_forwards) != n_batches:
+        return CheckResult(name, "fail", f"the model was trained on {len(train_forwards)} batches; {_FIT_EPOCHS} epochs "
+                           f"of {n_batches // _FIT_EPOCHS} batches are {n_batches}.", fn, _ref_fit,
+                           hints=("loop `for Xb, yb in loader:` inside the epoch loop: each pass over the loader "
+                                  "is one epoch (a new shuffle each time); an iterator made once is used up after "
+                                  "the first epoch",))
+    same_params = all(torch.allclose(p, q, atol=1e-10) for p, q in zip(model.parameters(), ref_model.parameters()))
+    if not same_params:
+        return CheckResult(name, "fail", "after training, the parameters differ from the reference loop's.", fn,
+                           _ref_fit, hints=("does check.train_step(my_train_step) pass? Call it once per batch with "
+                                            "the batch (Xb, yb), the optimizer and loss_fn you were given",))
+    got = [float(v) for v in value["train_loss"]]
+    if not _allclose(got, ref["train_loss"]):
+        for label, alt in _fit_alternatives(steps).items():
+            if _allclose(got, alt):
+                return CheckResult(name, "fail", f"history['train_loss'] is {label} of each epoch, not the mean "
+                                   f"loss per sample.", fn, _ref_fit,
+                                   hints=("the last batch holds 2 samples, the others 16: add loss * len(yb) for "
+                                          "each batch and divide by the number of samples at the end of the epoch",))
+        return CheckResult(name, "fail", f"history['train_loss'] is {[round(v, 5) for v in got]}, expected "
+                           f"{[round(v, 5) for v in ref['train_loss']]}.", fn, _ref_fit,
+                           hints=("use the loss each training step returned (before its update), weighted by the "
+                                  "batch size, divided by the number of samples",))
+    got = [float(v) for v in value["val_acc"]]
+    if not _allclose(got, ref["val_acc"], tol=1e-6):         # an accuracy k/m computed in float32 is fine
+        return CheckResult(name, "fail", f"history['val_acc'] is {[round(v, 4) for v in got]}, expected "
+                           f"{[round(v, 4) for v in ref['val_acc']]}.", fn, _ref_fit,
+                           hints=("after each epoch's last batch: my_evaluate(model, X_val, y_val), on the "
+                                  "validation data (not the training batches)",))
+    return CheckResult(name, "pass", f"correct: {_FIT_EPOCHS} epochs of {n_batches // _FIT_EPOCHS} batches (the last "
+                       f"one smaller), model.train() each epoch, the per-sample mean loss and the validation "
+                       f"accuracy match the reference loop.", fn, _ref_fit)
+
+
+def _allclose(a, b, tol=1e-10):
+    return len(a) == len(b) and all(abs(x - y) <= tol * max(1.0, abs(y)) for x, y in zip(a, b))
