@@ -32,7 +32,9 @@ def make_value(bug=None):
             out = MyValue(self.data + other.data, (self, other), "+")
 
             def _backward():
-                if bug == "add_assign":
+                if bug == "add_forgets_other":
+                    self.grad += out.grad
+                elif bug == "add_assign":
                     self.grad = out.grad
                     other.grad = out.grad
                 elif bug == "add_no_upstream":
@@ -45,7 +47,7 @@ def make_value(bug=None):
             return out
 
         def __mul__(self, other):
-            other = other if isinstance(other, MyValue) else MyValue(other)
+            other = MyValue(other) if bug == "mul_rewrap" else other if isinstance(other, MyValue) else MyValue(other)
             children = () if bug == "mul_no_children" else (self, other)
             out = MyValue(self.data * other.data, children, "*")
 
@@ -221,6 +223,8 @@ def test_value_ops_accepts_the_reference_style_class_and_the_course_engine():
     ("add_assign", "only one of its two gradient contributions", "self.grad +="),
     ("add_no_upstream", "not multiplied by the gradient arriving from above", "out.grad = 2.5"),
     ("add_nowrap", "has no attribute 'data'", "wrap it first"),
+    ("add_forgets_other", "one input got no gradient", "other.grad +="),
+    ("mul_rewrap", "float() argument must be", "wrap only plain numbers"),
     ("pow_k_a_k", "k * a**(k-1), not k * a**k", "self.data ** (k - 1)"),
     ("pow_no_k", "factor k is missing", "multiply by k"),
     ("tanh_input", "uses the input a; tanh's uses its output", "1 - t**2"),

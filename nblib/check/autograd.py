@@ -193,7 +193,10 @@ def _ops_verdict(cls, name="value_ops"):
                 return "todo", f"{method}: {err[1]}", ()
             text = err[1]
             hints = ()
-            if "has no attribute 'data'" in text or "has no attribute '_prev'" in text:
+            if "float() argument must be" in text:
+                hints = ("a MyValue was wrapped again: wrap only plain numbers, "
+                         "other = other if isinstance(other, MyValue) else MyValue(other)",)
+            elif "has no attribute 'data'" in text or "has no attribute '_prev'" in text:
                 hints = ("a plain number has no .data: wrap it first, "
                          "other = other if isinstance(other, MyValue) else MyValue(other)",)
             elif "_backward" in text or "grad" in text:
@@ -224,6 +227,9 @@ def _ops_verdict(cls, name="value_ops"):
             return "fail", (f"every input gradient is 0 {where}: the backward rule never ran or never added "
                             f"anything"), ("define def _backward(): self.grad += ... inside the method and attach it "
                                            "with out._backward = _backward before `return out`",)
+        if any(g == 0 for g in got) and not any(e == 0 for e in case.grads) and len(got) > 1:
+            return "fail", (f"one input got no gradient {where}: got {_r(got)}, expected {_r(case.grads)}."), (
+                "_backward must add into the grad of every input: self.grad += ... and other.grad += ...",)
         for grads, steps in case.wrong:
             if _close(got, grads):
                 return "fail", f"{steps[0]} {where}: got {_r(got)}, expected {_r(case.grads)}.", steps[1:]
