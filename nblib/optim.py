@@ -306,7 +306,7 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Plain (stochastic) gradient descent: ``p = p - lr * g`` (:func:`sgd_step`).
+    """Plain (stochastic) gradient descent: ``p = p - lr * g`` (``sgd_step``).
 
     ``g`` includes L2 weight decay: ``g = grad + weight_decay * p``.
     Same as ``torch.optim.SGD(lr, weight_decay=...)``.
@@ -314,7 +314,7 @@ class SGD(Optimizer):
 
 
 class Momentum(Optimizer):
-    """SGD with (heavy-ball) momentum, PyTorch's convention (:func:`momentum_step`).
+    """SGD with (heavy-ball) momentum, PyTorch's convention (``momentum_step``).
 
     ``v = beta * v + g``; ``p = p - lr * v``, with ``v`` starting at 0 for each parameter
     (so the first step equals plain SGD). Same as ``torch.optim.SGD(momentum=beta)``.
@@ -336,7 +336,7 @@ class Momentum(Optimizer):
 
 
 class RMSProp(Optimizer):
-    """RMSProp, PyTorch's convention (:func:`rmsprop_step`; ``torch.optim.RMSprop``).
+    """RMSProp, PyTorch's convention (``rmsprop_step``; ``torch.optim.RMSprop``).
 
     ``s = rho * s + (1 - rho) * g**2``; ``p = p - lr * g / (sqrt(s) + eps)``: epsilon is
     added *after* the square root; ``s`` starts at 0. The decay ρ is called ``alpha``
@@ -359,7 +359,7 @@ class RMSProp(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015), PyTorch's convention (:func:`adam_step`; ``torch.optim.Adam``).
+    """Adam (Kingma & Ba 2015), PyTorch's convention (``adam_step``; ``torch.optim.Adam``).
 
     The step counter ``t`` is incremented *before* use (first step: ``t = 1``)::
 
@@ -370,7 +370,7 @@ class Adam(Optimizer):
         p = p - lr * m_hat / (sqrt(v_hat) + eps)   # eps outside the root
 
     ``weight_decay`` adds ``weight_decay * p`` to ``g`` (L2, as torch's Adam). For
-    decoupled weight decay use :class:`AdamW`.
+    decoupled weight decay use ``AdamW``.
     """
 
     rule = staticmethod(adam_step)
@@ -391,7 +391,7 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (:func:`adamw_step`; ``torch.optim.AdamW``).
+    """Adam with decoupled weight decay (``adamw_step``; ``torch.optim.AdamW``).
 
     Each step first shrinks the weights, ``p = p * (1 - lr * weight_decay)``, then takes
     the Adam step with the loss's gradient alone. Unlike ``Adam(weight_decay=...)``

@@ -14,9 +14,14 @@ from nblib.check import _core
 
 @pytest.fixture(autouse=True)
 def _fresh_streaks():
+    """Each test starts as a fresh kernel: no hint streaks, no references handed out by
+    or_reference() (checking a handed-out reference says "reference", not ✓)."""
+    handed_out = list(_core._HANDED_OUT)
     _core._STREAK.clear()
+    _core._HANDED_OUT.clear()
     yield
     _core._STREAK.clear()
+    _core._HANDED_OUT[:] = handed_out
 
 
 def _judge(checker, fn, expected, second=None):
