@@ -122,6 +122,7 @@ def mom_inplace(p, g, v, lr, beta):
     (lambda p, g, v, lr, b: (b * v + g, p - lr * (b * v + g)), "wrong order", "parameter first"),
     (mom_global, "keeps state of its own", "one such state per parameter"),
     (mom_inplace, "changed its input array in place", None),
+    (lambda p, g, v, lr, b: p - lr * (b * v + g), "return a tuple of 2: (p_new, v_new)", "goes out with"),
 ])
 def test_momentum_step(fn, expected, second):
     _STATE["v"] = 0.0
@@ -169,6 +170,7 @@ def rms_global(p, g, s, lr, rho, eps):
     (rms(good_s, lambda g, s, s_new, eps: -g / (np.sqrt(s_new) + eps)), "sign error", None),
     (rms(good_s, good_step, state=np.sqrt), "not the average of g² itself", "return s_new"),
     (rms_global, "keeps state of its own", None),
+    (lambda p, g, s, lr, rho, eps: rms(good_s, good_step)(p, g, s, lr, rho, eps)[0], "return a tuple of 2", None),
 ])
 def test_rmsprop_step(fn, expected, second):
     _RMS["s"] = 0.0
@@ -237,6 +239,7 @@ def adam_global(p, g, m, v, t, lr, b1, b2, eps):
     (adam_variant(corrected_state=True), "the state you return is bias-corrected", "return the running averages"),
     (lambda *a: (2 * a[0] - optim.adam_step(*a)[0],) + optim.adam_step(*a)[1:], "sign error", None),
     (adam_global, "keeps state of its own", None),
+    (lambda *a: optim.adam_step(*a)[:2], "return a tuple of 3: (p_new, m_new, v_new)", None),
 ])
 def test_adam_step(fn, expected, second):
     _ADAM.update(m=0.0, v=0.0)

@@ -121,24 +121,26 @@ def _stacked(fn, n_out):
     return run
 
 
-def _keeps_own_state(name, fn, args, ref):
-    """A failing result if calling ``fn`` twice with the same inputs gives two answers."""
-    outs = []
+def _structure(name, fn, args, ref, outputs):
+    """A failing result if ``fn`` does not return the tuple ``outputs`` names, or keeps state
+    of its own (two calls with the same inputs give two answers); else None."""
+    results = []
     for _ in range(2):
         copies = [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
         value, err = _call(fn, copies)
         if err:
+            return None                      # check_function reports the crash or the stub
+        if not isinstance(value, (tuple, list)) or len(value) != len(outputs):
+            from ._core import returned
+            return CheckResult(name, "fail", f"return a tuple of {len(outputs)}: ({', '.join(outputs)}); your "
+                               f"function returned {returned(value)}.", fn, ref,
+                               hints=(f"The state ({', '.join(outputs[1:])}) goes out with the new parameter, so "
+                                      f"the next step can continue from it.",))
+        parts = [_to_array(v) for v in value]
+        if any(p is None for p in parts):
             return None
-        arr = _to_array(value) if not isinstance(value, (tuple, list)) else None
-        if arr is None and isinstance(value, (tuple, list)):
-            parts = [_to_array(v) for v in value]
-            if any(p is None for p in parts):
-                return None
-            arr = np.concatenate([np.ravel(p) for p in parts])
-        if arr is None:
-            return None
-        outs.append(arr)
-    if outs[0].shape == outs[1].shape and np.allclose(outs[0], outs[1], rtol=0, atol=0, equal_nan=True):
+        results.append(np.concatenate([np.ravel(p) for p in parts]))
+    if results[0].shape == results[1].shape and np.array_equal(results[0], results[1], equal_nan=True):
         return None
     return CheckResult(name, "fail", "called twice with the same inputs, your function gave two different "
                        "answers: it keeps state of its own between calls (a global variable, a default "
@@ -172,7 +174,7 @@ def momentum_step(fn) -> CheckResult:
     if not_callable is not None:
         return not_callable
     cases = _momentum_cases()
-    own = _keeps_own_state(name, fn, cases[0], ref)
+    own = _structure(name, fn, cases[0], ref, ("p_new", "v_new"))
     if own is not None:
         return own
 
@@ -237,7 +239,7 @@ def rmsprop_step(fn) -> CheckResult:
     if not_callable is not None:
         return not_callable
     cases = _rmsprop_cases()
-    own = _keeps_own_state(name, fn, cases[0], ref)
+    own = _structure(name, fn, cases[0], ref, ("p_new", "s_new"))
     if own is not None:
         return own
 
@@ -323,7 +325,7 @@ def adam_step(fn) -> CheckResult:
     if not_callable is not None:
         return not_callable
     cases = _adam_cases()
-    own = _keeps_own_state(name, fn, cases[0], ref)
+    own = _structure(name, fn, cases[0], ref, ("p_new", "m_new", "v_new"))
     if own is not None:
         return own
     res = check_function(
