@@ -139,3 +139,75 @@ def test_an_endless_loop_is_stopped(monkeypatch):
         while True:
             pass
     assert "still running after 0.5 s" in check.gradient_descent(forever).message
+
+
+# ---- the short exercises of 02: more wrong answers and correct ones written differently
+def grad_loop(x, y, w, b):
+    dw = db = 0.0
+    for xi, yi in zip(x, y):
+        dw += 2 * (w * xi + b - yi) * xi
+        db += 2 * (w * xi + b - yi)
+    return dw / len(x), db / len(x)
+
+
+def grad_matrix(x, y, w, b):
+    X = np.column_stack([x, np.ones_like(x)])
+    return tuple(2 / len(x) * X.T @ (X @ np.array([w, b]) - y))
+
+
+@pytest.mark.parametrize("fn", [grad_loop, grad_matrix])
+def test_linreg_grad_accepts_correct(fn):
+    assert check.linreg_grad(fn).passed
+
+
+def test_linreg_grad_per_sample_hint_in_steps():
+    per_sample = lambda x, y, w, b: (2 * (w * x + b - y) * x, 2 * (w * x + b - y))
+    first = check.linreg_grad(per_sample).message
+    assert "per-sample gradients" in first and "np.mean" not in first
+    assert "np.mean(2 * r * x)" in check.linreg_grad(per_sample).message
+
+
+def ls_polyfit(x, y):
+    w, b = np.polyfit(x, y, 1)
+    return w, b
+
+
+def ls_moments(x, y):
+    w = np.mean((x - x.mean()) * (y - y.mean())) / np.var(x)
+    return w, y.mean() - w * x.mean()
+
+
+@pytest.mark.parametrize("fn", [ls_polyfit, ls_moments])
+def test_least_squares_accepts_correct(fn):
+    assert check.least_squares(fn).passed
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda x, y: (x @ y / (x @ x), 0.0), "through the origin"),
+    (lambda x, y: tuple(np.polyfit(x, y, 1)[::-1]), "order (b, w)"),
+    (lambda x, y: tuple(np.polyfit(y, x, 1)), "x as a function of y"),
+    (lambda x, y: (np.cov(x, y)[0, 1] / np.var(x), y.mean() - np.cov(x, y)[0, 1] / np.var(x) * x.mean()), "n/(n-1)"),
+    (lambda x, y: (ls_moments(x, y)[0], y.mean() + ls_moments(x, y)[0] * x.mean()), "intercept is not"),
+    (lambda x, y: np.linalg.lstsq(np.column_stack([x, np.ones_like(x)]), y, rcond=None), "could not"),
+])
+def test_least_squares_names_the_mistake(wrong, hint):
+    r = check.least_squares(wrong)
+    assert r.status == "fail", r.message
+    assert hint in r.message or (hint == "could not" and "returned" in r.message), r.message
+
+
+def lr_by_hand(x):
+    a, c = 2 * np.mean(x * x), 2 * np.mean(x)       # H = [[a, c], [c, 2]]
+    lam = (a + 2) / 2 + np.sqrt(((a - 2) / 2) ** 2 + c * c)
+    return 2 / lam
+
+
+@pytest.mark.parametrize("fn", [lr_by_hand, lambda x: 2 / np.max(np.linalg.eigvals(gd.linreg_hessian(x)).real)])
+def test_critical_lr_accepts_correct(fn):
+    assert check.critical_lr(fn).passed
+
+
+def test_critical_lr_hints_in_steps():
+    wrong = lambda x: 1 / np.linalg.eigvalsh(gd.linreg_hessian(x))[-1]
+    assert "1/λ_max" in check.critical_lr(wrong).message
+    assert "|1 - lr·λ_max| reaches 1" in check.critical_lr(wrong).message

@@ -43,25 +43,25 @@ def linreg_grad(fn) -> CheckResult:
                 parts = []
             if len(parts) == 2 and any(p.shape == x.shape for p in parts):
                 return CheckResult(name, "fail", f"you returned per-sample gradients (arrays of shape {x.shape}) "
-                                   "instead of two numbers. The loss is the *mean* over the samples, so its "
-                                   "gradient is the mean of the per-sample gradients: average them "
-                                   "(e.g. `np.mean(2 * r * x)`). The article's code skipped this and crashed "
-                                   "on the first update.", fn, reference_linreg_grad)
+                                   "instead of two numbers, the article's mistake.", fn, reference_linreg_grad,
+                                   hints=("The loss is the *mean* over the samples, so its gradient is the mean of "
+                                          "the per-sample gradients: average them (e.g. `np.mean(2 * r * x)`).",))
 
     return check_function(
         name, fn, reference=reference_linreg_grad, cases=_line_cases(),
         diagnoses=[
             Diagnosis("sum", lambda x, y, w, b: reference_linreg_grad(x, y, w, b) * x.size,
-                      "you summed over the samples; the loss is the *mean*, so divide by n"),
+                      ("you summed over the samples", "the loss is the *mean*, so divide by n")),
             Diagnosis("no 2", lambda x, y, w, b: reference_linreg_grad(x, y, w, b) / 2,
-                      "the factor 2 from differentiating the square is missing: d(r²)/dr = 2r"),
+                      ("the factor 2 from differentiating the square is missing", "d(r²)/dr = 2r")),
             Diagnosis("sign", lambda x, y, w, b: -reference_linreg_grad(x, y, w, b),
-                      "sign error: use the residual r = ŷ - y (prediction minus target); "
-                      "with y - ŷ you get the direction of steepest *ascent*"),
+                      ("sign error: your gradient points downhill",
+                       "use the residual r = ŷ - y (prediction minus target); with y - ŷ you get minus the gradient")),
             Diagnosis("no x", lambda x, y, w, b: np.array([2 * np.mean(w * x + b - y)] * 2),
-                      "dL/dw needs the factor x_i inside the mean: ∂(w x_i + b)/∂w = x_i"),
+                      ("your dL/dw equals dL/db: dL/dw needs the factor x_i inside the mean",
+                       "∂(w x_i + b)/∂w = x_i, so dL/dw = 2·mean(r·x)")),
             Diagnosis("swapped", lambda x, y, w, b: reference_linreg_grad(x, y, w, b)[::-1],
-                      "the two results are swapped: return (dL/dw, dL/db) in that order"),
+                      ("the two results are swapped", "return (dL/dw, dL/db) in that order")),
         ],
         success="correct: dL/dw = 2·mean(r·x), dL/db = 2·mean(r) with r = w x + b - y.")
 
@@ -143,20 +143,25 @@ def critical_lr(fn) -> CheckResult:
         "critical_lr", fn, reference=reference_critical_lr, cases=cases, scalar=True,
         diagnoses=[
             Diagnosis("1/lam", lambda x: 1 / lam(x),
-                      "1/λ_max is where GD stops creeping and starts to oscillate; it still converges up "
-                      "to 2/λ_max, where the factor |1 - lr·λ_max| reaches 1"),
+                      ("you returned 1/λ_max, where GD stops creeping and starts to oscillate",
+                       "it still converges up to 2/λ_max, where the factor |1 - lr·λ_max| reaches 1")),
             Diagnosis("lam_min", lambda x: 2 / lam(x, 0),
-                      "you used the smallest eigenvalue; stability is decided by the *largest* curvature, "
-                      "the direction that overshoots first"),
+                      ("you used the smallest eigenvalue",
+                       "stability is decided by the *largest* curvature, the direction that overshoots first")),
             Diagnosis("no 2 in H", lambda x: 4 / lam(x),
-                      "your Hessian is missing its factor 2: H = (2/n) XᵀX, because L has a square"),
+                      ("your Hessian is missing its factor 2", "H = (2/n) XᵀX, because L has a square")),
             Diagnosis("sum", lambda x: 2 / lam(x) / len(x),
-                      "your Hessian is that of the *sum* of squares (no 1/n); the loss is the mean"),
+                      ("your Hessian is that of the *sum* of squares (no 1/n)", "the loss is the mean: H = (2/n) XᵀX")),
             Diagnosis("w only", lambda x: 1 / np.mean(x * x),
-                      "you used only ∂²L/∂w² = 2·mean(x²); with the intercept b the Hessian is 2×2 and "
-                      "its largest eigenvalue is what counts"),
+                      ("you used only ∂²L/∂w² = 2·mean(x²)",
+                       "with the intercept b the Hessian is 2×2 and its largest eigenvalue is what counts")),
         ],
         success="correct: 2/λ_max of H = (2/n) XᵀX with X = [x, 1].")
+
+
+def _ddof_mix(x, y):
+    w = np.cov(x, y)[0, 1] / np.var(x)
+    return np.array([w, y.mean() - w * x.mean()])
 
 
 def reference_least_squares(x, y):
@@ -167,7 +172,8 @@ def least_squares(fn) -> CheckResult:
     """Check ``fn(x, y) -> (w*, b*)``, the least-squares line (normal equations).
 
     Recognised mistakes: no intercept column (the line through the origin), the result
-    in the order (b, w), ``(XᵀX)⁻¹ Xᵀ y`` with X = [1, x] but returned unswapped.
+    in the order (b, w) (X = [1, x] returned unswapped), x regressed on y, np.cov (n-1)
+    over np.var (n), b = mean(y) + w·mean(x).
     """
     rng = np.random.default_rng(24)
     x1 = np.linspace(-3, 3, 50)
@@ -177,10 +183,21 @@ def least_squares(fn) -> CheckResult:
         "least_squares", fn, reference=reference_least_squares, cases=cases, atol=1e-8, rtol=1e-8,
         diagnoses=[
             Diagnosis("no intercept", lambda x, y: np.array([x @ y / (x @ x), 0.0]),
-                      "your line goes through the origin: add a column of ones to X (X = [x, 1], shape "
-                      "(n, 2)) so that the intercept b is fitted too"),
+                      ("your line goes through the origin",
+                       "add a column of ones to X (X = [x, 1], shape (n, 2)) so that the intercept b is fitted too")),
             Diagnosis("order", lambda x, y: reference_least_squares(x, y)[::-1],
-                      "the result is in the order (b, w); return (w, b): the column order of X decides"),
+                      ("the result is in the order (b, w)", "return (w, b): the column order of X decides")),
+            Diagnosis("x on y", lambda x, y: np.array(G.least_squares(y, x)),
+                      ("you fitted x as a function of y", "the model predicts y from x: X is built from x, "
+                       "the right-hand side is y")),
+            Diagnosis("ddof", lambda x, y: _ddof_mix(x, y),
+                      ("your slope is off by the factor n/(n-1)",
+                       "np.cov divides by n-1 and np.var by n: use one convention for both "
+                       "(np.cov(x, y, bias=True), or np.var(x, ddof=1))")),
+            Diagnosis("b sign", lambda x, y: np.array([G.least_squares(x, y)[0],
+                                                      y.mean() + G.least_squares(x, y)[0] * x.mean()]),
+                      ("your slope is right but the intercept is not", "the line passes through the means: "
+                       "b* = mean(y) - w* · mean(x)")),
         ],
         success="correct: the normal equations XᵀX θ = Xᵀy with X = [x, 1].")
 
