@@ -342,19 +342,23 @@ def train_sgd(net: DeepMLP, X, y, lr: float = 0.1, steps: int = 100, max_norm=No
     Returns a dict: ``losses`` (one per step, before the step), ``grad_norms`` (the global
     gradient norm before clipping), ``clipped`` (how many steps were clipped) and
     ``diverged_at`` (the step whose loss or gradient was not finite, else ``None``; the
-    parameters are then left at the last finite step).
+    parameters are then put back to where they were before the step that led there, the
+    last state with a finite loss).
     """
     lr = positive_number(lr, "lr", "train_sgd")
     steps = positive_number(steps, "steps", "train_sgd", integer=True)
     if max_norm is not None:
         max_norm = positive_number(max_norm, "max_norm", "train_sgd")
     losses, norms, clipped, diverged_at = [], [], 0, None
+    previous = dict(net.params)            # the updates make new arrays, so references are enough
     for step in range(steps):
         loss, grads = net.loss_and_grads(X, y)
         g = np.inf if grads is None else float(np.sqrt(sum(float(np.sum(v * v)) for v in grads.values())))
         if not (np.isfinite(loss) and np.isfinite(g)):
             diverged_at = step
+            net.params = previous
             break
+        previous = dict(net.params)
         losses.append(loss)
         norms.append(g)
         if max_norm is not None:

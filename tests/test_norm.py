@@ -209,6 +209,8 @@ def test_train_sgd_reports_divergence_and_clipping_without_warnings():
         run = N.train_sgd(net, X, y, lr=1e150, steps=50)
         assert run["diverged_at"] is not None and len(run["losses"]) == run["diverged_at"]
         assert all(np.isfinite(v).all() for v in net.params.values())
+        assert np.isfinite(net.loss_and_grads(X, y)[0])          # put back to the last finite state
+        assert net.loss_and_grads(X, y)[0] == pytest.approx(run["losses"][-1], rel=1e-12)
         net = N.DeepMLP([2, 16, 16, 3], gain=3.0, seed=0)
         run = N.train_sgd(net, X, y, lr=0.01, steps=20, max_norm=1.0)
         assert run["diverged_at"] is None and run["clipped"] == int(np.sum(run["grad_norms"] > 1.0)) > 0
