@@ -178,6 +178,8 @@ def _fraction(x, name, where):
 
 
 def _pair(x, name, where):
+    if isinstance(x, np.ndarray) and x.shape == (2,):
+        x = tuple(x.tolist())
     if not isinstance(x, (tuple, list)) or len(x) != 2:
         raise TypeError(f"{where}: {name} must be a pair (beta1, beta2), got {describe(x)}")
     return _fraction(x[0], f"{name}[0]", where), _fraction(x[1], f"{name}[1]", where)

@@ -319,3 +319,12 @@ def test_a_schedule_that_goes_negative_is_a_named_error(bad):
         optim.scheduled_lr(lambda t: bad, 3)
     assert optim.scheduled_lr(optim.StepDecay(0.1, 2), 3) == pytest.approx(0.01)
     assert issubclass(optim.LearningRateError, ValueError)
+
+
+def test_what_a_learner_plausibly_passes_works():
+    """Lists and tensors as gradients, numpy scalars and arrays as hyper-parameters: a correct result."""
+    p = {"w": np.ones(2)}
+    optim.Adam(0.1, betas=np.array([0.9, 0.99])).step(p, {"w": torch.ones(2, dtype=torch.float64)})
+    np.testing.assert_allclose(p["w"], [0.9, 0.9], atol=1e-12)
+    optim.Momentum(np.float32(0.5), beta=np.float64(0.0)).step(p, {"w": [1.0, 2.0]})
+    np.testing.assert_allclose(p["w"], [0.4, -0.1], atol=1e-7)
