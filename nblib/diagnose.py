@@ -4,21 +4,25 @@ Each function looks for the *signature* of one classic bug and returns a
 :class:`Finding`, which shows as ``⚠ name: what is wrong and how to fix it`` when the
 signature is there and ``✓ name: ...`` when it is not. ``finding.found`` is the bool.
 
-==========================  ===============================================  ==============
-function                    catches                                          seeds
-==========================  ===============================================  ==============
-:func:`check_grads`         per-sample gradients never averaged (wrong        001
+==========================  ===============================================  =================
+function                    catches                                          in the article
+==========================  ===============================================  =================
+:func:`check_grads`         per-sample gradients never averaged (wrong        《Python 梯度下降》
                             shape), sum instead of mean (wrong scale),
                             any gradient that disagrees with the numerical
                             gradient of the loss
-:func:`check_logits`        probabilities given to a cross-entropy            000, 002, 004
-                            (double softmax); ReLU applied to the logits
-:func:`explain_flatten`     flattening conv features with the wrong size      004
-:func:`trace_shapes`        (a tool) every layer's input and output shapes    004
+:func:`check_logits`        probabilities given to a cross-entropy            《数学基础》,
+                            (double softmax); ReLU applied to the logits     《数学基础概览》,
+                                                                             《一切皆是映射》
+:func:`explain_flatten`     flattening conv features with the wrong size      《一切皆是映射》
+:func:`trace_shapes`        (a tool) every layer's input and output shapes    《一切皆是映射》
 :class:`ZeroGradWatch`      gradients that accumulate because ``zero_grad``   (classic)
                             was forgotten
-:func:`check_fit_plot`      a "model" line that is really the true function   001
-==========================  ===============================================  ==============
+:func:`check_fit_plot`      a "model" line that is really the true function   《Python 梯度下降》
+==========================  ===============================================  =================
+
+The articles are the course's source articles (see the README); their short names are the
+README's.
 
 PyTorch is imported only by the functions that need it.
 """
@@ -61,7 +65,7 @@ def _numpy(x):
     return x
 
 
-# ------------------------------------------------------------------- gradients (seed 001)
+# ------------------------------------------------------ gradients (《Python 梯度下降》)
 def check_grads(loss_fn, params: dict, grads: dict, batch_size: int | None = None,
                 eps: float = 1e-6) -> Finding:
     r"""Check hand-written gradients against the loss they claim to differentiate.
@@ -132,7 +136,7 @@ def check_grads(loss_fn, params: dict, grads: dict, batch_size: int | None = Non
                    f"the numerical gradient of the loss.", details)
 
 
-# ------------------------------------------------------------- logits (seeds 000, 002, 004)
+# ------------------------------------------------------ logits (double softmax, ReLU head)
 def looks_like_probabilities(outputs, atol: float = 1e-6) -> bool:
     """True when every row of ``outputs`` (n, C) lies in [0, 1] and sums to 1 (within ``atol``)."""
     z = as_float_array(_numpy(outputs), "outputs", "looks_like_probabilities", ndim=2)
@@ -149,7 +153,8 @@ def check_logits(outputs, labels=None) -> Finding:
     * every row lies in [0, 1] and sums to 1: these are already probabilities, so a
       softmax was applied twice (the loss can no longer reach 0 and learning slows);
     * every output is >= 0 and some are exactly 0: a ReLU sits on the logits, so a
-      class whose score is clamped at 0 gets no gradient.
+      score clamped at 0 gets no gradient (a sample whose *true* class is clamped cannot
+      raise it; the other scores cannot go below 0).
 
     ``labels`` (n,), optional, are only used to check the batch size.
     """
@@ -173,14 +178,15 @@ def check_logits(outputs, labels=None) -> Finding:
         frac = zeros / z.size
         return Finding("check_logits", True,
                        f"all outputs are >= 0 and {frac:.0%} of them are exactly 0: a ReLU was applied to the "
-                       f"logits. A clamped score cannot go below 0 and gets zero gradient, so wrong classes "
-                       f"cannot be pushed down. Remove the activation after the last Linear layer.",
+                       f"logits. A clamped score gets zero gradient: when the true class's score is clamped, "
+                       f"nothing can raise it, and the other scores cannot be pushed below 0, so such samples "
+                       f"learn slowly or not at all. Remove the activation after the last Linear layer.",
                        {"kind": "relu", "zero_fraction": frac})
     return Finding("check_logits", False, f"outputs of shape {z.shape} look like logits (real scores, "
                    f"range {z.min():.3g} to {z.max():.3g}).", {"kind": "logits"})
 
 
-# ------------------------------------------------------------------ flatten size (seed 004)
+# ------------------------------------------------------ flatten size (《一切皆是映射》)
 def _shape_of(features):
     if isinstance(features, (tuple, list)) and all(isinstance(s, (int, np.integer)) for s in features):
         return tuple(int(s) for s in features)
@@ -361,7 +367,7 @@ class ZeroGradWatch:
         self.remove()
 
 
-# ------------------------------------------------------------------------ fit plot (seed 001)
+# ------------------------------------------------------ fit plot (《Python 梯度下降》)
 def check_fit_plot(ax, true_fn, label: str = "model", atol: float = 1e-9) -> Finding:
     """Check that the line labelled ``label`` in ``ax`` is not simply the true function.
 
