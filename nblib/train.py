@@ -322,11 +322,10 @@ def fit(net, opt, X_train, y_train, X_val, y_val, *, epochs: int = 30, batch_siz
         with np.errstate(all="ignore"):
             for split, X, y in (("train", X_train, y_train), ("val", X_val, y_val)):
                 try:
-                    loss, _ = net.loss_and_grads(X, y)
+                    measured[split] = _measure(net, X, y)
                 except NonFiniteError:
                     hist.epoch_time.pop(), hist.lr.pop()
                     diverge("outputs non-finite", f"the network's outputs on the {split} set became inf/NaN", epoch)
-                measured[split] = (float(loss), accuracy(net.predict(X), y))
         for split, (loss, acc) in measured.items():
             getattr(hist, f"{split}_loss").append(loss)
             getattr(hist, f"{split}_acc").append(acc)
@@ -356,6 +355,24 @@ def fit(net, opt, X_train, y_train, X_val, y_val, *, epochs: int = 30, batch_siz
         if "eval" in mode:
             mode["eval"]()
     return hist
+
+
+def _measure(net, X, y):
+    """(mean data loss, accuracy) of ``net`` on ``(X, y)`` from one forward pass (an nblib MLP's
+    heads); any other network is measured with its own ``loss_and_grads`` and ``predict``."""
+    from .layers import MLP, sigmoid_bce, softmax_cross_entropy
+
+    if isinstance(net, MLP):
+        logits = net.forward(X)
+        if net.head == "bce":
+            loss, _ = sigmoid_bce(logits[:, 0], y.astype(np.float64))
+            pred = (logits[:, 0] > 0).astype(np.int64)
+        else:
+            loss, _ = softmax_cross_entropy(logits, y)
+            pred = logits.argmax(axis=1)
+        return float(loss), float(np.mean(pred == y))
+    loss, _ = net.loss_and_grads(X, y)
+    return float(loss), accuracy(net.predict(X), y)
 
 
 def _progress(total, desc):

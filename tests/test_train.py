@@ -109,3 +109,88 @@ def test_a_diverging_run_stops_with_a_divergence_report():
     assert "diverged" in repr(hist)
     for k, v in net.params.items():
         np.testing.assert_array_equal(v, before[k])
+
+
+def test_fit_accepts_a_bce_network_with_0_1_labels():
+    Xtr, ytr, Xva, yva = _data()
+    ytr, yva = (ytr == 2).astype(int), (yva == 2).astype(int)
+    net = layers.MLP([2, 8, 1], head="bce", seed=0)
+    hist = train.fit(net, optim.Adam(0.05), Xtr, ytr, Xva, yva, epochs=15, batch_size=16, progress=False)
+    assert hist.val_acc[hist.best_epoch] > 0.9
+    assert hist.val_loss[hist.best_epoch] == pytest.approx(net.loss_and_grads(Xva, yva)[0], rel=1e-12)
+    with pytest.raises(ValueError, match=r"y_train must lie in \[0, 1\]"):
+        train.fit(net, optim.Adam(0.05), Xtr, ytr + 1, Xva, yva, progress=False)
+
+
+def test_fit_refuses_a_torch_optimizer_and_accuracy_refuses_scores():
+    import torch
+    Xtr, ytr, Xva, yva = _data()
+    net = layers.MLP([2, 4, 3], seed=0)
+    torch_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(TypeError, match=r"fit: opt is a torch.optim optimizer \(SGD\).*nblib.optim"):
+        train.fit(net, torch_opt, Xtr, ytr, Xva, yva, progress=False)
+    probs = np.array([[0.9, 0.1], [0.2, 0.8]])
+    with pytest.raises(ValueError, match=r"accuracy: pred has shape \(2, 2\).*argmax"):
+        train.accuracy(probs, np.array([0, 1]))
+    with pytest.raises(ValueError, match="non-integer"):
+        train.accuracy(np.array([0.9, 0.2]), np.array([1, 0]))
+    assert train.accuracy(np.array([1.0, 0.0]), np.array([1, 0])) == 1.0         # whole numbers are class ids
+
+
+def test_fit_runs_on_a_given_loop_and_a_given_penalty():
+    Xtr, ytr, Xva, yva = _data()
+    calls = {"loop": 0, "penalty": 0}
+
+    def loop(train_epoch, evaluate, params, max_epochs, patience):
+        calls["loop"] += 1
+        return train.train_early_stopping(train_epoch, evaluate, params, max_epochs, patience)
+
+    def penalty(params, lam):
+        calls["penalty"] += 1
+        from nblib.regularize import l2_penalty
+        return l2_penalty(params, lam)
+
+    a, b = layers.MLP([2, 8, 3], seed=0), layers.MLP([2, 8, 3], seed=0)
+    ha = train.fit(a, optim.SGD(0.1), Xtr, ytr, Xva, yva, epochs=4, batch_size=16, weight_decay=0.01,
+                   loop=loop, penalty=penalty, progress=False)
+    hb = train.fit(b, optim.SGD(0.1), Xtr, ytr, Xva, yva, epochs=4, batch_size=16, weight_decay=0.01, progress=False)
+    assert calls["loop"] == 1 and calls["penalty"] == 4 * 8
+    assert ha.val_loss == hb.val_loss
+    with pytest.raises(TypeError, match="loop must be a function"):
+        train.fit(a, optim.SGD(0.1), Xtr, ytr, Xva, yva, loop=3, progress=False)
+
+
+def test_train_early_stopping_on_a_scripted_run():
+    params = {"w": np.zeros(2)}
+    losses = [3.0, 2.0, 2.5, 2.5, 1.0]
+
+    def train_epoch(epoch):
+        params["w"] += 1
+
+    def evaluate():
+        return losses[int(params["w"][0]) - 1]
+
+    best, vals = train.train_early_stopping(train_epoch, evaluate, params, 5, 2)
+    assert (best, vals) == (1, [3.0, 2.0, 2.5, 2.5]) and np.all(params["w"] == 2)
+
+
+def test_kfold_indices_cover_every_sample_once():
+    folds = train.kfold_indices(17, 5, seed=0)
+    assert len(folds) == 5
+    val = np.concatenate([v for _, v in folds])
+    assert np.array_equal(np.sort(val), np.arange(17))
+    assert sorted(len(v) for _, v in folds) == [3, 3, 3, 4, 4]
+    for tr, va in folds:
+        assert not set(tr) & set(va) and len(tr) + len(va) == 17
+    with pytest.raises(ValueError, match="k must satisfy 2 <= k <= n"):
+        train.kfold_indices(5, 6)
+
+
+def test_one_divergence_rule_and_one_history_name():
+    from nblib import gd
+    assert not hasattr(train, "BLOWUP")                    # the threshold is gd.BLOWUP, used through gd.divergence
+    assert train.TrainingHistory is not gd.History and "History" not in train.__all__
+    Xtr, ytr, Xva, yva = _data()
+    hist = train.fit(layers.MLP([2, 8, 3], seed=0), optim.SGD(1e6), Xtr * 1e3, ytr, Xva * 1e3, yva, epochs=3,
+                     batch_size=8, progress=False)
+    assert hist.diverged and hist.reason in (*gd.DIVERGENCE_CAUSES, "parameters non-finite", "outputs non-finite")

@@ -1,4 +1,5 @@
-"""Checkers for notebook 09 (the capstone on handwritten digits)."""
+"""Checkers for notebook 09 (the capstone on handwritten digits). The capstone's training loop with
+early stopping is notebook 08's exercise, checked by :func:`nblib.check.generalisation.early_stopping_loop`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 
 from ._core import CheckResult, Diagnosis, check_function
 
-__all__ = ["standardize", "confusion", "early_stopping", "confident_mistakes"]
+__all__ = ["standardize", "confusion", "confident_mistakes"]
 
 
 # ------------------------------------------------------------------ standardisation
@@ -86,72 +87,6 @@ def confusion(fn) -> CheckResult:
                       "return counts, not per-row fractions"),
         ],
         success="correct: M[i, j] counts images of digit i predicted as j; the diagonal holds the hits.")
-
-
-# ------------------------------------------------------------------ early stopping
-def _ref_early_stopping(val_losses, patience):
-    best, best_loss, waited = 0, np.inf, 0
-    for epoch, loss in enumerate(val_losses):
-        if loss < best_loss:
-            best, best_loss, waited = epoch, loss, 0
-        else:
-            waited += 1
-            if waited >= patience:
-                return np.array([best, epoch])
-    return np.array([best, len(val_losses) - 1])
-
-
-def _es_cases():
-    return [
-        (np.array([1.0, 0.8, 0.7, 0.72, 0.71, 0.75, 0.6, 0.5]), 3),
-        (np.array([1.0, 0.9, 0.8, 0.7]), 2),
-        (np.array([0.5, 0.6, 0.7, 0.4, 0.3]), 2),
-        (np.array([0.5, 0.5, 0.5, 0.5]), 1),
-    ]
-
-
-def early_stopping(fn) -> CheckResult:
-    """Check ``fn(val_losses (E,), patience) -> (best_epoch, stop_epoch)`` (0-based).
-
-    Training stops at the first epoch that makes ``patience`` epochs in a row without a
-    strictly lower validation loss; ``best_epoch`` is the best epoch *seen up to then*
-    (whose parameters are restored). Without stopping, ``stop_epoch`` is the last epoch.
-    """
-    def hindsight(v, k):
-        r = _ref_early_stopping(v, k)
-        return np.array([int(np.argmin(v)), r[1]])
-
-    def one_late(v, k):
-        r = _ref_early_stopping(v, k + 1)
-        return r
-
-    def one_early(v, k):
-        return _ref_early_stopping(v, max(k - 1, 1)) if k > 1 else np.array([0, 0])
-
-    def le(v, k):
-        best, best_loss, waited = 0, np.inf, 0
-        for e, loss in enumerate(v):
-            if loss <= best_loss:
-                best, best_loss, waited = e, loss, 0
-            else:
-                waited += 1
-                if waited >= k:
-                    return np.array([best, e])
-        return np.array([best, len(v) - 1])
-
-    return check_function(
-        "early_stopping", fn, reference=_ref_early_stopping, cases=_es_cases(),
-        diagnoses=[
-            Diagnosis("hindsight", hindsight, "the best epoch must be the best one seen *before stopping*: the "
-                      "epochs after the stop never happen, so np.argmin over the whole list uses the future"),
-            Diagnosis("late", one_late, "you stopped one epoch late: stop as soon as `patience` epochs in a row "
-                      "brought no improvement"),
-            Diagnosis("early", one_early, "you stopped one epoch early: wait for `patience` epochs without "
-                      "improvement, not patience - 1"),
-            Diagnosis("<=", le, "an equal loss is not an improvement: use a strict < when comparing with the best"),
-        ],
-        success="correct: the best epoch as known at the time, and the stop after `patience` epochs without "
-                "improvement.")
 
 
 # ------------------------------------------------------------------ confident mistakes
