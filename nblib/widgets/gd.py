@@ -249,7 +249,8 @@ def make_optimizer(name, lr, lr_adaptive, beta1, rho, beta2, rule=None):
     raise ValueError(f"optimizer_race: unknown optimizer {name!r}; choose from {list(RACE_OPTIMIZERS)}")
 
 
-def race_path(name, surface, lr, lr_adaptive, beta1, rho, beta2, steps, start=None, rule=None) -> gd.History:
+def race_path(name, surface, lr, lr_adaptive, beta1, rho, beta2, steps, start=None,
+              rule=None) -> gd.History:
     """One optimizer's run on a surface, as a ``nblib.gd.History``.
 
     The update is the optimizer's step function from ``nblib.optim`` (or ``rule``),
