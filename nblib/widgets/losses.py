@@ -6,7 +6,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import losses as L
-from ..plots import BLUE, ORANGE, VERMILION, GREEN
+from ..plots import BLUE, ORANGE, VERMILION
 from ._base import Explorer, new_figure
 
 __all__ = ["loss_values", "loss_explorer", "LOSS_PRESETS"]
