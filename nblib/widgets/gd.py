@@ -257,7 +257,8 @@ def race_path(name, surface, lr, lr_adaptive, beta1, rho, beta2, steps, start=No
     the same one ``optim.Adam`` etc. call. The course's rules are elementwise and work on
     plain floats, so they are called once per coordinate on floats, which keeps a
     1000-step race to a few milliseconds; a ``rule`` of yours is tried the same way and,
-    if it needs arrays (``p.copy()``, indexing), gets the point as a (2,) array. Divergence is judged by ``nblib.gd.divergence``. Tests check that the
+    if it needs arrays (``p.copy()``, indexing), gets the point as a (2,) array.
+    Divergence is judged by ``nblib.gd.divergence``. Tests check that the
     paths, and when and why a run diverges, equal ``nblib.gd.run_optimizer`` to ~1e-12.
     """
     surf = get_surface(surface)
