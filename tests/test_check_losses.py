@@ -295,6 +295,31 @@ def ng_in_place_on_caller(f, x, eps=1e-6):
     return g
 
 
+def ng_float32(f, x, eps=1e-6):
+    x = np.array(x, dtype=np.float32)
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        x[idx] = old + eps
+        a = f(x)
+        x[idx] = old - eps
+        b = f(x)
+        x[idx] = old
+        g[idx] = (a - b) / (2 * eps)
+    return g
+
+
+def ng_int_result(f, x, eps=1e-6):
+    g = np.zeros(x.shape, dtype=int)
+    x = np.array(x, dtype=float)
+    for idx in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[idx] += eps
+        xm[idx] -= eps
+        g[idx] = (f(xp) - f(xm)) / (2 * eps)
+    return g
+
+
 @pytest.mark.parametrize("wrong, hint", [
     (ng_forward, "one-sided difference"),
     (lambda f, x, eps=1e-6: 2 * ng_ndindex(f, x, eps), "exactly twice the slope"),
@@ -309,6 +334,8 @@ def ng_in_place_on_caller(f, x, eps=1e-6):
     (ng_flat_call, "f was called with an array of shape (12,)"),
     (ng_in_place_on_caller, "changed the caller's array"),
     (lambda f, x, eps=1e-6: None, "no `return` statement"),
+    (ng_float32, "lower precision than float64"),
+    (ng_int_result, "holds integers"),
 ])
 def test_numerical_gradient_names_the_mistake(wrong, hint):
     r = check.numerical_gradient(wrong)

@@ -66,6 +66,12 @@ NG_HINTS = {
                 "so every difference is 0.",
                 "Work on a float64 copy first: `x = np.array(x, dtype=float)` (this also leaves the caller's "
                 "array untouched)."),
+    "float32": ("your function passed f an array of lower precision than float64: float32 keeps about 7 "
+                "digits, so a step of 1e-6 is lost in its rounding.",
+                "Work on a float64 copy: `x = np.array(x, dtype=float)` (Python's float is float64)."),
+    "int result": ("your gradient array holds integers, so every slope was rounded to a whole number.",
+                   "Create it as floats, e.g. `np.zeros(x.shape)` or `np.zeros_like(x)` *after* converting x "
+                   "to float64."),
     "restore": ("one call of f saw more than one entry of x moved: each entry must be put back to its value "
                 "before the next one is perturbed.",
                 "After the two calls for entry i, restore it: `x[i] = old` (save `old = x[i]` first), or "
@@ -140,6 +146,10 @@ def numerical_gradient(fn) -> CheckResult:
         base = x0.astype(float)
         if any(not np.issubdtype(seen.dtype, np.floating) for seen in spy.calls):
             return fail("integer", where)
+        if any(seen.dtype != np.float64 for seen in spy.calls):
+            return fail("float32", where)
+        if not np.issubdtype(value.dtype, np.floating):
+            return fail("int result", where)
         moved = [np.abs(seen - base) > 1e-12 * (1 + np.abs(base)) for seen in spy.calls]
         for seen, m in zip(spy.calls, moved):
             if m.sum() > 1:
