@@ -473,3 +473,91 @@ def test_non_class_and_non_function_say_what_came():
     for name in ("value_ops", "value_engine", "topo_order", "value_backward"):
         r = getattr(check, name)(42)
         assert r.status == "fail" and "int 42" in r.message, r.message
+
+
+def test_the_learner_style_engine_against_torch_and_central_differences():
+    """The notebook's solution MyValue on an expression using all five primitives and reuse:
+    gradients equal torch.autograd (float64) and central differences."""
+    torch = pytest.importorskip("torch")
+    V = make_value()
+
+    def f(a, b, relu, tanh):
+        s = a * b + a ** 3 - b / a
+        return tanh(s * 0.3) * relu(b + 1.0) + a * a
+
+    xs = (0.7, -0.4)
+    a, b = V(xs[0]), V(xs[1])
+    out = f(a, b, lambda v: v.relu(), lambda v: v.tanh())
+    out.backward()
+    at, bt = (torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in xs)
+    ft = f(at, bt, torch.relu, torch.tanh)
+    ft.backward()
+    assert out.data == pytest.approx(ft.item(), rel=1e-14)
+    assert [a.grad, b.grad] == pytest.approx([at.grad.item(), bt.grad.item()], rel=1e-12)
+
+    def plain(x, y):
+        return f(x, y, lambda v: max(v, 0.0), math.tanh)
+    h = 1e-6
+    num = [(plain(xs[0] + h, xs[1]) - plain(xs[0] - h, xs[1])) / (2 * h),
+           (plain(xs[0], xs[1] + h) - plain(xs[0], xs[1] - h)) / (2 * h)]
+    assert [a.grad, b.grad] == pytest.approx(num, rel=1e-7, abs=1e-9)
+
+
+# ================================================================== per-method checkers (Value subclass)
+def _mul_method(kind):
+    def mul(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data * other.data, () if kind == "no_children" else (self, other), "*")
+
+        def _backward():
+            if kind == "assign":
+                self.grad = other.data * out.grad
+                other.grad = self.data * out.grad
+            else:
+                self.grad += other.data * out.grad
+                other.grad += self.data * out.grad
+        out._backward = _backward
+        return out
+    return mul
+
+
+def _tanh_method(kind):
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = Value(t, (self,), "tanh")
+
+        def _backward():
+            local = {"ok": 1 - t * t, "input": 1 - self.data ** 2, "no_square": 1 - t, "cosh": 1 / math.cosh(self.data) ** 2}
+            if kind == "no_upstream":
+                self.grad += 1 - t * t
+            elif kind == "assign":
+                self.grad = (1 - t * t) * out.grad
+            else:
+                self.grad += local[kind] * out.grad
+        if kind != "no_backward":
+            out._backward = _backward
+        return out
+    return tanh
+
+
+def test_value_mul_accepts_and_rejects_a_product_without_children():
+    assert check.value_mul(_mul_method("ok")).passed
+    r = C.value_mul(_mul_method("no_children"))
+    assert r.status == "fail" and "does not record its inputs" in r.message, r.message
+    assert "Use `+=`" in C.value_mul(_mul_method("assign")).message
+
+
+@pytest.mark.parametrize("kind, hint", [
+    ("input", "1 - x² uses the input"),
+    ("no_upstream", "multiply the local derivative by out.grad"),
+    ("assign", "use `+=`"),
+    ("no_backward", "the gradient is 0"),
+    ("no_square", "the gradients are"),
+])
+def test_value_tanh_rejects(kind, hint):
+    r = C.value_tanh(_tanh_method(kind))
+    assert r.status == "fail" and hint in r.message, r.message
+
+
+def test_value_tanh_accepts_a_cosh_form():
+    assert C.value_tanh(_tanh_method("cosh")).passed

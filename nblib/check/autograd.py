@@ -26,7 +26,7 @@ from ..autograd import MLP, Value
 from .._validate import describe
 from ._core import CheckResult, _call, require_function, returned
 
-__all__ = ["value_ops", "topo_order", "value_backward", "value_engine"]
+__all__ = ["value_ops", "topo_order", "value_backward", "value_engine", "value_mul", "value_tanh"]
 
 UPSTREAM = 2.5   # the gradient "arriving from above" in the cases that test `* out.grad`
 
@@ -265,6 +265,159 @@ def value_ops(cls) -> CheckResult:
         return CheckResult("value_ops", status, message, cls, Value, hints=hints)
     return CheckResult("value_ops", "pass", f"correct on all {len(_ops_cases())} cases: +, *, **, tanh and relu "
                        "record their inputs and accumulate local derivative x out.grad.", cls, Value)
+
+
+# ============================================================== per-method checkers (a Value subclass)
+# ``value_mul(fn)`` and ``value_tanh(fn)`` check one method written as a function ``fn(self, ...)``
+# attached to a subclass of the reference Value (the rest of the engine stays the reference's).
+# Notebook 05 now has the learner write the whole class (``value_ops``); these remain for
+# instructors' variants of the exercise.
+def _subclass(**methods):
+    return type("LearnerValue", (Value,), dict(methods, __slots__=()))
+
+
+def _run_method(name, fn, cases, reference, hints):
+    """Each case: ``(description, builder(V) -> (out, leaves), expected_data, expected_grads)``.
+
+    ``hints``: list of ``(predicate(got_data, got_grads, expected_data, expected_grads), text)``.
+    """
+    guard = require_function(name, fn, reference)
+    if guard is not None:
+        return guard
+    for desc, build, exp_data, exp_grads, *direct in cases:
+        def attempt():
+            out, leaves = build(fn)
+            if isinstance(out, Value):
+                out.backward()
+            return out, leaves
+        value, err = _call(attempt, ())
+        if err:
+            text = err[1]
+            if "has no attribute 'data'" in text:
+                text += (". A plain number has no .data: wrap it first, "
+                         "other = other if isinstance(other, Value) else Value(other)")
+            return CheckResult(name, err[0], text if err[0] == "todo" else f"{text} (case: {desc}).",
+                               fn, reference)
+        out, leaves = value
+        if not isinstance(out, Value):
+            return CheckResult(name, "fail", f"your function returned {returned(out)}; it must return a new Value "
+                               f"(out = Value(..., (self, ...), 'op')) (case: {desc}).", fn, reference)
+        if not math.isclose(out.data, exp_data, rel_tol=1e-9, abs_tol=1e-12):
+            return CheckResult(name, "fail", f"the forward value is {out.data:.6g}, expected {exp_data:.6g} "
+                               f"(case: {desc}).", fn, reference)
+        if (direct[0] if direct else True) and not all(any(v is p for p in out._prev) for v in leaves):
+            return CheckResult(name, "fail", f"the result does not record its inputs: out._prev is "
+                               f"{describe(out._prev)}, so in a longer expression the backward pass never reaches "
+                               f"them (case: {desc}).", fn, reference,
+                               hints=("create the result with its children: out = Value(..., (self, other), '*') "
+                                      "(one input: (self,))",))
+        got = [v.grad for v in leaves]
+        if all(math.isclose(g, e, rel_tol=1e-9, abs_tol=1e-12) for g, e in zip(got, exp_grads)):
+            continue
+        for pred, text in hints:
+            try:
+                if pred(out.data, got, exp_data, exp_grads):
+                    return CheckResult(name, "fail", f"{text} (case: {desc}: got grads "
+                                       f"{[round(g, 6) for g in got]}, expected "
+                                       f"{[round(e, 6) for e in exp_grads]}).", fn, reference)
+            except Exception:
+                continue
+        return CheckResult(name, "fail", f"the gradients are {[round(g, 6) for g in got]}, expected "
+                           f"{[round(e, 6) for e in exp_grads]} (case: {desc}).", fn, reference)
+    return CheckResult(name, "pass", f"correct on all {len(cases)} cases.", fn, reference)
+
+
+# ------------------------------------------------------------------ 1. __mul__
+def value_mul(fn) -> CheckResult:
+    """Check ``fn(self, other)`` as ``Value.__mul__``: data, both grads, reuse, numbers, chain.
+
+    Cases: ``a * b``; ``a * a`` (reuse: gradient 2a, needs ``+=``); ``a * 3`` (a number);
+    ``(a * b) * 2`` (upstream grad 2: needs ``* out.grad``).
+    """
+    def case_ab(f):
+        V = _subclass(__mul__=f)
+        a, b = V(3.0), V(-2.0)
+        return a * b, [a, b]
+
+    def case_aa(f):
+        V = _subclass(__mul__=f)
+        a = V(-1.5)
+        return a * a, [a]
+
+    def case_num(f):
+        V = _subclass(__mul__=f)
+        a = V(2.5)
+        return a * 3.0, [a]
+
+    def case_chain(f):
+        V = _subclass(__mul__=f)
+        a, b = V(0.5), V(4.0)
+        c = a * b
+        return c + c, [a, b]          # upstream grad of c is 2 (through the reference +)
+
+    def case_abc(f):
+        V = _subclass(__mul__=f)
+        a, b, c = V(2.0), V(-3.0), V(0.5)
+        return (a * b) * c, [a, b, c]
+
+    cases = [("a * b with a=3, b=-2", case_ab, -6.0, [-2.0, 3.0]),
+             ("a * a with a=-1.5 (a used twice)", case_aa, 2.25, [-3.0]),
+             ("a * 3.0 with a=2.5 (a plain number)", case_num, 7.5, [3.0]),
+             ("c = a * b; c + c with a=0.5, b=4 (upstream grad 2)", case_chain, 4.0, [8.0, 1.0], False),
+             ("(a * b) * c with a=2, b=-3, c=0.5 (a chain of products)", case_abc, -3.0, [-1.5, 1.0, -6.0], False)]
+    hints = [
+        (lambda d, g, ed, eg: all(x == 0 for x in g),
+         "every gradient is 0: did you set out._backward = _backward, and does _backward add into "
+         "self.grad and other.grad?"),
+        (lambda d, g, ed, eg: len(g) == 1 and math.isclose(g[0], eg[0] / 2) and ed == 2.25,
+         "a used twice gets only half its gradient: with `=` the second contribution overwrites the first. "
+         "Use `+=` in _backward (gradients from every use add up)"),
+        (lambda d, g, ed, eg: len(g) == 2 and _close(g, [eg[1], eg[0]]),
+         "the two gradients are swapped: d(ab)/da = b, so self.grad += other.data * out.grad"),
+        (lambda d, g, ed, eg: len(g) == 2 and _close(g, [x / 2 for x in eg]) and ed == 4.0,
+         "you forgot to multiply by out.grad (the upstream gradient): self.grad += other.data * out.grad"),
+    ]
+    return _run_method("value_mul", fn, cases, Value.__mul__, hints)
+
+
+# ------------------------------------------------------------------ 2. tanh
+def value_tanh(fn) -> CheckResult:
+    """Check ``fn(self)`` as ``Value.tanh``: forward value and ``1 - tanh² `` backward, in a chain and with reuse."""
+    def one(x):
+        def build(f):
+            V = _subclass(tanh=f)
+            a = V(x)
+            return a.tanh(), [a]
+        return build
+
+    def chain(f):
+        V = _subclass(tanh=f)
+        a = V(0.7)
+        t = a.tanh()
+        return t * 3.0 + t, [a]       # upstream grad 4
+
+    def reuse(f):
+        V = _subclass(tanh=f)
+        a = V(-0.3)
+        return a.tanh() * a, [a]     # a feeds tanh and the product
+
+    t = math.tanh
+    cases = [("tanh(0.5)", one(0.5), t(0.5), [1 - t(0.5) ** 2]),
+             ("tanh(-2.0)", one(-2.0), t(-2.0), [1 - t(-2.0) ** 2]),
+             ("t = tanh(0.7); 3t + t (upstream grad 4)", chain, 4 * t(0.7), [4 * (1 - t(0.7) ** 2)], False),
+             ("tanh(a) * a with a=-0.3", reuse, t(-0.3) * -0.3, [t(-0.3) + -0.3 * (1 - t(-0.3) ** 2)], False)]
+    hints = [
+        (lambda d, g, ed, eg: g[0] == 0,
+         "the gradient is 0: set out._backward = _backward, and add into self.grad"),
+        (lambda d, g, ed, eg: math.isclose(g[0], 1 - 0.25) or math.isclose(g[0], 1 - 4.0),
+         "1 - x² uses the input; the derivative of tanh is 1 - tanh(x)², i.e. 1 - t² with t the output"),
+        (lambda d, g, ed, eg: math.isclose(g[0], eg[0] / 4) and math.isclose(ed, 4 * t(0.7)),
+         "multiply the local derivative by out.grad (here 4): self.grad += (1 - t**2) * out.grad"),
+        (lambda d, g, ed, eg: math.isclose(g[0], -0.3 * (1 - t(-0.3) ** 2)) or math.isclose(g[0], t(-0.3)),
+         "a is used twice (in tanh and in the product): with `=` one contribution overwrites the other; use `+=`"),
+    ]
+    return _run_method("value_tanh", fn, cases, Value.tanh, hints)
+
 
 
 # ============================================================== 2. topological order
