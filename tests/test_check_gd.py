@@ -60,7 +60,7 @@ def test_accepts_correct(fn):
 
 
 def variant(*, ascent=False, no_div=False, prev=False, norm=np.linalg.norm, no_start=False, same=False,
-            extra=False, check_after_only=False, in_place=False, rule_order=("div", "tol", "max")):
+            extra=False, check_after_only=False, in_place=False, rule_order=("div", "tol", "max"), threshold=None):
     """A learner's loop with one slip switched on."""
     def fn(loss_and_grad, theta0, lr, max_steps, tol):
         theta = np.asarray(theta0, dtype=float) if in_place else np.array(theta0, dtype=float)
@@ -71,7 +71,8 @@ def variant(*, ascent=False, no_div=False, prev=False, norm=np.linalg.norm, no_s
         while True:
             for rule in rule_order:
                 if rule == "div" and not no_div:
-                    cause = gd.divergence(loss, previous if prev else start)
+                    cause = gd.divergence(loss, previous if prev else start) if threshold is None else (
+                        "non-finite" if not np.isfinite(loss) else "blew up" if threshold(loss, start) else None)
                     if cause:
                         return {"path": path, "losses": losses, "steps": k, "stop": cause}
                 if rule == "tol" and not (check_after_only and k == 0) and norm(grad) < tol:
@@ -102,6 +103,7 @@ def variant(*, ascent=False, no_div=False, prev=False, norm=np.linalg.norm, no_s
     (variant(check_after_only=True), "more steps than the stopping rule allows"),
     (variant(in_place=True), "changed the caller's theta0"),
     (variant(rule_order=("div", "max", "tol")), "tested in order"),
+    (variant(threshold=lambda loss, start: abs(loss) > gd.BLOWUP * abs(start)), "another step"),
     (lambda f, t, lr, m, tol: (t, [], 0, "converged"), "return a dict"),
     (lambda f, t, lr, m, tol: {"path": [t], "losses": [0.0], "steps": 0, "stop": "done"}, "one of 'converged'"),
     (lambda f, t, lr, m, tol: None, "no `return` statement"),

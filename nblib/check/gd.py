@@ -227,6 +227,8 @@ def _loop_cases():
         ("a start already at the minimum (the gradient is ~1e-16 there)", _bowl(A, b), star, 0.2, 50, 1e-6),
         ("a start at the minimum with max_steps=0", _bowl(A, b), star, 0.2, 0, 1e-6),
         ("lr=1.5, above 2/λ_max: the loss grows ~19× per step", _bowl(A, b), np.array([1.0, 2.0]), 1.5, 100, 1e-6),
+        ("lr=0.6, just above 2/λ_max = 0.553, from next to the minimum, where the loss is -0.7 (|L_0| < 1)",
+         _bowl(A, b), star + np.array([1e-3, 0.0]), 0.6, 500, 1e-6),
         ("a loss that turns NaN when ‖θ‖ ≥ 5, lr=1.2 (each step multiplies θ by -1.4)",
          _edge(5.0), np.array([1.0, 1.0]), 1.2, 100, 1e-6),
         ("three parameters, max_steps=0", _bowl(np.diag([1.0, 2.0, 4.0]), [1.0, 0.0, -1.0]),
@@ -278,9 +280,10 @@ def reference_gradient_descent(loss_and_grad, theta0, lr, max_steps, tol):
 def gradient_descent(fn) -> CheckResult:
     """Check ``fn(loss_and_grad, theta0, lr, max_steps, tol) -> dict``: the loop of ``nblib.gd.descend``.
 
-    Eight cases that end in every way (converged, max_steps, converged at the start, blew
+    Nine cases that end in every way (converged, max_steps, converged at the start, blew
     up, non-finite, max_steps=0), with 2 and 3 parameters, one where the max-abs and the
-    Euclidean norm cross tol many steps apart. Compared: "stop", "steps",
+    Euclidean norm cross tol many steps apart, one that diverges from a negative loss
+    (a threshold without max(|L_0|, 1) or without abs() stops at another step). Compared: "stop", "steps",
     every point of "path" and every loss. Recognised mistakes: ascent, a wrong update,
     a path of one array appended repeatedly, path/losses without the start, changing the
     caller's theta0, no divergence check, divergence judged against the previous loss,
