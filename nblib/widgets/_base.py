@@ -118,17 +118,25 @@ class Explorer(widgets.VBox):
 
         Unknown names raise ``KeyError``; a value a control cannot take (outside a slider's
         range, not one of a dropdown's options, of the wrong type) raises ``ValueError`` or
-        ``TypeError`` naming the control, and nothing is changed.
+        ``TypeError`` naming the control, and nothing is changed. A multiple choice also takes
+        one option by itself (``optimizers="Adam"`` means ``("Adam",)``).
         """
         unknown = sorted(set(values) - set(self.controls))
         if unknown:
             raise KeyError(f"{self.title}: no control named {unknown}; the controls are {sorted(self.controls)}")
+        values = {name: (value,) if isinstance(self.controls[name], widgets.SelectMultiple)
+                  and isinstance(value, str) else value for name, value in values.items()}
         for name, value in values.items():
             _check_value(self.title, name, self.controls[name], value)
+        before = self.values()
         self._muted = True
         try:
             for name, value in values.items():
                 self.controls[name].value = value
+        except Exception:
+            for name, value in before.items():  # an error nothing above foresaw: still change nothing
+                self.controls[name].value = value
+            raise
         finally:
             self._muted = False
         self.refresh()
