@@ -29,6 +29,8 @@ def test_capstone_settings_are_the_notebooks():
                     f"StepDecay({C['lr']}, step_size={C['step_size']}, gamma={C['gamma']})",
                     f"patience={C['patience']}"):
         assert snippet in code, snippet
+    assert 'settings["loop"] = my_train_early_stopping' in code          # every numpy run uses notebook 08's loop
+    assert "check.early_stopping_loop(my_train_early_stopping)" in code
     adam = re.search(r"optim\.Adam\(lr=([\d.e-]+), weight_decay=([\d.e-]+)\)", code)
     assert (float(adam.group(1)), float(adam.group(2))) == (C["lr"], C["weight_decay"])
 
