@@ -170,3 +170,18 @@ def test_every_exported_checker_is_wrapped_and_listed():
             continue
         assert hasattr(obj, "__wrapped__"), f"check.{name} does not go through _core.finish"
         assert name in check.CHECKERS
+
+
+def test_a_library_not_implemented_error_is_a_crash_not_a_stub():
+    import torch
+
+    def swapped(x):  # torch refuses: a real crash of the learner's call, not "not implemented yet"
+        return torch.nn.functional.cross_entropy(torch.tensor([1, 0]), torch.tensor([[0.5, 0.5], [0.1, 0.9]]))
+
+    value, err = _core._call(swapped, (np.zeros(2),))
+    if err[0] == "todo":
+        pytest.fail(f"a NotImplementedError raised inside torch was called a stub: {err}")
+    def stub(x):
+        raise NotImplementedError()
+
+    assert _core._call(stub, (1,))[1][0] == "todo"

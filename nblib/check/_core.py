@@ -179,8 +179,17 @@ def _call(fn, args, time_limit=None):
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return _limited(fn, args, limit), None
-    except NotImplementedError:
-        return None, ("todo", TODO_MESSAGE)
+    except NotImplementedError as exc:
+        frames = traceback.extract_tb(exc.__traceback__)
+        if not (frames and frames[-1].filename and _is_library(frames[-1].filename)):
+            return None, ("todo", TODO_MESSAGE)  # the stub's own `raise NotImplementedError()`
+        # raised inside numpy/torch/nblib: a real crash of the learner's call (e.g. torch's loss
+        # given its arguments swapped), not an exercise left to do
+        own = [f for f in frames if f.line and not _is_library(f.filename)]
+        line = f" (line: `{own[-1].line}`)" if own else ""
+        return None, ("fail", f"your function raised NotImplementedError inside {Path(frames[-1].filename).name}: "
+                              f"{exc}{line}. This is not the exercise's stub: a library refused what your code "
+                              f"passed it")
     except _TimeLimit:
         return None, ("fail", f"your function was still running after {limit:g} s, so the check stopped it: "
                               f"look for a loop that never ends (a `while` whose condition never changes, "
