@@ -213,7 +213,7 @@ def fit(net, opt, X_train, y_train, X_val, y_val, *, epochs: int = 30, batch_siz
     schedule : optional callable ``epoch -> lr`` (epoch 0, 1, ...); sets ``opt.lr``.
     patience : stop after this many epochs without a lower validation loss (None: never);
         in every case the parameters of the best validation epoch are restored at the end.
-    weight_decay : :math:`\\lambda` of the L2 penalty ``penalty(net.params, lam) -> (value, grads)``
+    weight_decay : λ of the L2 penalty ``penalty(net.params, lam) -> (value, grads)``
         added to each batch's loss and gradients (default :func:`nblib.regularize.l2_penalty`:
         weights only). 0 (the default): no penalty.
     penalty : your own penalty function with that signature (used only when ``weight_decay > 0``).
