@@ -437,3 +437,12 @@ def test_checking_the_reference_handed_out_says_so(capsys):
     ref = check.batchnorm_backward(stub).or_reference()
     assert ref is N.batchnorm_backward_compact
     assert check.batchnorm_backward(ref).status == "reference"
+
+
+def test_ce_reference_backward_against_central_differences():
+    rng = np.random.default_rng(9)
+    Z, y = rng.normal(size=(5, 3)) * np.array([[1.0], [10.0], [0.1], [3.0], [1.0]]), np.array([2, 0, 1, 1, 0])
+    g = D.ce_backward_reference(D.ce_forward_steps(Z, y)[1], y)
+    from nblib import gradcheck
+    num = gradcheck.numerical_gradient(lambda v: D.ce_forward_steps(v, y)[0], Z)
+    np.testing.assert_allclose(g["dlogits"], num, rtol=1e-6, atol=1e-9)
