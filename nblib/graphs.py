@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
-from .plots import BLUE, ORANGE, VERMILION
+from ._validate import describe
+from .plots import BLUE, ORANGE, VERMILION, check_ax
 
 __all__ = ["graph_from_value", "layout", "draw_graph", "GraphArtists"]
 
@@ -37,7 +38,8 @@ def graph_from_value(root) -> list:
     Each dict also carries the ``Value`` itself under ``"value"``.
     """
     if not hasattr(root, "topological_order"):
-        raise TypeError(f"graph_from_value: expected an nblib.autograd.Value, got {type(root).__name__}")
+        raise TypeError(f"graph_from_value: root must be an nblib.autograd.Value (the output of an expression), "
+                        f"got {describe(root)}")
     order = root.topological_order()
     ids = {id(n): f"n{i}" for i, n in enumerate(order)}
     nodes = []
@@ -50,12 +52,20 @@ def graph_from_value(root) -> list:
 
 def _check_nodes(nodes, where):
     if not isinstance(nodes, (list, tuple)) or not nodes:
-        raise TypeError(f"{where}: nodes must be a non-empty list of node dicts")
+        raise TypeError(f"{where}: nodes must be a non-empty list of node dicts, got {describe(nodes)}")
     seen = set()
     for k, node in enumerate(nodes):
         if not isinstance(node, dict) or "id" not in node:
             raise TypeError(f"{where}: node {k} must be a dict with at least 'id', got {node!r}"[:200])
-        for inp in node.get("inputs", ()):
+        inputs = node.get("inputs", ())
+        if not isinstance(inputs, (list, tuple)):
+            raise TypeError(f"{where}: node {node['id']!r}: inputs must be a list of node ids, "
+                            f"got {describe(inputs)}")
+        for key in ("data", "grad"):
+            v = node.get(key)
+            if v is not None and not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool):
+                raise TypeError(f"{where}: node {node['id']!r}: {key} must be a number (or None), got {describe(v)}")
+        for inp in inputs:
             if inp not in seen:
                 raise ValueError(f"{where}: node {node['id']!r} uses input {inp!r} before it is defined; "
                                  f"list the nodes inputs-first (topological order)")
@@ -144,6 +154,7 @@ def draw_graph(ax, nodes, show_grad: bool = True, fmt: str = "{:.4g}", title: st
     ``show_grad=False`` draws the forward pass only. A node's ``grad`` may be ``None``
     (shown as "grad ?"). The axes are switched off; limits fit the graph.
     """
+    check_ax(ax, "draw_graph")
     _check_nodes(nodes, "draw_graph")
     pos = layout(nodes)
     boxes, texts, ops, edges = {}, {}, {}, []

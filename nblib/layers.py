@@ -87,13 +87,25 @@ def _dout(dout, out_shape, where):
     return g
 
 
+def _what(x) -> str:
+    """A short description of what came, for cache messages (tuples item by item)."""
+    if isinstance(x, (tuple, list)):
+        items = ", ".join(f"array {v.shape}" if isinstance(v, np.ndarray) else
+                          f"{type(v).__name__} of {len(v)}" if isinstance(v, (tuple, list)) else type(v).__name__
+                          for v in x[:4])
+        return f"a {type(x).__name__} of {len(x)} ({items}{', ...' if len(x) > 4 else ''})"
+    if isinstance(x, dict):
+        return f"a dict with keys {sorted(map(str, x))[:6]}"
+    return describe(x)
+
+
 def _not_a_cache(cache, where, forward, what, holds=""):
     pair = (isinstance(cache, tuple) and len(cache) == 2 and isinstance(cache[0], np.ndarray)
             and not isinstance(cache[1], (int, float, np.integer, np.floating)))
     extra = (f" (this looks like the whole (out, cache) pair: write `out, cache = {forward}(...)` "
              f"and pass only the cache)") if pair else ""
-    holds = f", {holds}," if holds else ""
-    return TypeError(f"{where}: cache must be {what} returned by {forward}{holds} got {describe(cache)}{extra}")
+    holds = f", {holds}" if holds else ""
+    return TypeError(f"{where}: cache must be {what} returned by {forward}{holds}, got {_what(cache)}{extra}")
 
 
 def _tuple_cache(cache, n, where, forward, holds, kinds):
@@ -361,7 +373,7 @@ def _layer_params(params, where, d=None):
     """Check ``params``, a list of L pairs (W_l (d_{l-1}, d_l), b_l (d_l,)); return them as float arrays."""
     if not isinstance(params, (list, tuple)) or not params or not all(
             isinstance(p, (list, tuple)) and len(p) == 2 for p in params):
-        raise TypeError(f"{where}: params must be a list of (W, b) pairs, one per layer, got {describe(params)}"
+        raise TypeError(f"{where}: params must be a list of (W, b) pairs, one per layer, got {_what(params)}"
                         + (" (a dict: use the list [(W1, b1), (W2, b2), ...])" if isinstance(params, dict) else ""))
     out = []
     for l, (W, b) in enumerate(params):
@@ -402,8 +414,10 @@ def mlp_backward(dlogits, caches, activation: str = "relu"):
     """
     _, act_b = ACTIVATIONS[_choice(activation, "activation", "mlp_backward", ACTIVATIONS)]
     if not isinstance(caches, list) or not caches or not all(isinstance(c, tuple) and len(c) == 2 for c in caches):
+        pair = isinstance(caches, tuple) and len(caches) == 2 and isinstance(caches[1], list)
         raise TypeError(f"mlp_backward: caches must be the list of (affine_cache, activation_cache) pairs "
-                        f"returned by mlp_forward, got {describe(caches)}")
+                        f"returned by mlp_forward, got {_what(caches)}"
+                        + (" (the whole (logits, caches) pair: write `logits, caches = mlp_forward(...)`)" if pair else ""))
     grads, dh = [], dlogits
     for l in range(len(caches) - 1, -1, -1):
         aff_cache, act_cache = caches[l]

@@ -23,7 +23,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import data as D
-from .._validate import positive_number
+from .._validate import describe, positive_number
 from ..graphs import draw_graph, graph_from_value
 from ..layers import ACTIVATIONS, INITS, MLP
 from ..plots import BLUE, GREEN, ORANGE, VERMILION
@@ -350,6 +350,9 @@ def training_playground(preset=None, cache_size: int = 48) -> Explorer:
                         background_key=lambda **v: 0)   # axes never change: every redraw is a blit
     explorer.cache = cache
     if preset is not None:
+        if not isinstance(preset, (str, dict)):
+            raise TypeError(f"training_playground: preset must be a name from PLAYGROUND_PRESETS "
+                            f"({', '.join(map(repr, PLAYGROUND_PRESETS))}) or a dict of settings, got {describe(preset)}")
         explorer.preset(preset) if isinstance(preset, str) else explorer.set(**preset)
     return explorer
 
