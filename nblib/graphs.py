@@ -5,12 +5,12 @@ from them)::
 
     {"id": "c", "label": "c", "op": "*", "data": -6.0, "grad": 1.0, "inputs": ["a", "b"]}
 
-* :func:`graph_from_value` builds that list from an :class:`nblib.autograd.Value`;
+* ``graph_from_value`` builds that list from an ``nblib.autograd.Value``;
   notebook 04 writes it by hand for a graph computed with plain numbers.
-* :func:`draw_graph` draws it left (inputs) to right (output): one box per node with its
+* ``draw_graph`` draws it left (inputs) to right (output): one box per node with its
   name, value and gradient, and a small circle for the operation that made it, as in
   micrograd's ``draw_dot`` but without the graphviz program.
-* It returns a :class:`GraphArtists`; :meth:`GraphArtists.update` rewrites the numbers and
+* It returns a ``GraphArtists``; ``GraphArtists.update`` rewrites the numbers and
   the highlight in place (no redraw of the layout), which the backward-stepping widget uses.
 """
 
@@ -108,7 +108,7 @@ def layout(nodes) -> dict:
 class GraphArtists:
     """The artists of a drawn graph: ``boxes[id]``, ``texts[id]``, ``ops[id]``, ``edges``.
 
-    :meth:`update` changes the numbers and highlights without touching the layout.
+    ``update`` changes the numbers and highlights without touching the layout.
     """
 
     def __init__(self, ax, boxes, texts, ops, edges, fmt, show_grad):
@@ -149,7 +149,7 @@ class GraphArtists:
 
 def draw_graph(ax, nodes, show_grad: bool = True, fmt: str = "{:.4g}", title: str | None = None,
                highlight=(), fontsize: float = 10) -> GraphArtists:
-    """Draw ``nodes`` (see the module docstring) on ``ax``; returns a :class:`GraphArtists`.
+    """Draw ``nodes`` (see the module docstring) on ``ax``; returns a ``GraphArtists``.
 
     ``show_grad=False`` draws the forward pass only. A node's ``grad`` may be ``None``
     (shown as "grad ?"). The axes are switched off; limits fit the graph.

@@ -54,7 +54,7 @@ def _match(got, want, atol=1e-8, rtol=1e-6):
 
 def _check_outputs(name, fn, *, reference, cases, out_names, diagnoses=(), shape_hints=None,
                    success=None, as_dict=False):
-    """Like :func:`check_function`, for a function returning several arrays (a tuple or a dict).
+    """Like ``check_function``, for a function returning several arrays (a tuple or a dict).
 
     ``out_names``: the names of the outputs in order (tuple) or the keys (dict).
     ``shape_hints``: ``{output name: function(expected_shape, got_shape) -> hint or None}``.
@@ -737,7 +737,7 @@ def two_layer_loss(X, y, params):
 
 
 def two_layer_backward(X, y, params):
-    """Reference gradients of :func:`two_layer_loss`: ``{"W1", "b1", "W2", "b2"}``, each shaped like its parameter."""
+    """Reference gradients of ``two_layer_loss``: ``{"W1", "b1", "W2", "b2"}``, each shaped like its parameter."""
     X, y, params = _two_layer_inputs("two_layer_backward", X, y, params)
     z1 = X @ params["W1"] + params["b1"]          # (n, h)
     h = np.tanh(z1)                               # (n, h)
@@ -753,7 +753,7 @@ def two_layer_backward(X, y, params):
 
 
 def buggy_two_layer_backward(X, y, params):
-    """Gradients of :func:`two_layer_loss` with ONE planted bug. Find it with a gradient check."""
+    """Gradients of ``two_layer_loss`` with ONE planted bug. Find it with a gradient check."""
     X, y, params = _two_layer_inputs("buggy_two_layer_backward", X, y, params)
     z1 = X @ params["W1"] + params["b1"]
     h = np.tanh(z1)

@@ -1,11 +1,11 @@
 """Explorers for notebooks 04 and 05.
 
-* :func:`training_playground` (notebook 04): a small MLP trained by full-batch gradient
+* ``training_playground`` (notebook 04): a small MLP trained by full-batch gradient
   descent on a 2-D data set, in the spirit of TensorFlow Playground. Controls: data set,
   hidden layers and units, activation, learning rate, initialisation, and the epoch to
-  show. Each setting is trained **once** (:func:`train_run`, cached); moving the epoch
+  show. Each setting is trained **once** (``train_run``, cached); moving the epoch
   slider only swaps the decision-region image (``set_data``) and a marker on the loss curve.
-* :func:`backward_stepper` (notebook 05): step through ``root.backward()`` one node at a
+* ``backward_stepper`` (notebook 05): step through ``root.backward()`` one node at a
   time on the drawing of a small expression's graph.
 
 The compute is in plain functions (``train_run``, ``backward_snapshots``) that tests call
@@ -158,7 +158,7 @@ def _grid_image(T, activation) -> np.ndarray:
 
 
 class SnapshotImages(Sequence):
-    """The decision-region images of a :func:`train_run`, one per snapshot epoch, each a
+    """The decision-region images of a ``train_run``, one per snapshot epoch, each a
     ``(GRID, GRID, 3)`` uint8 array. Only the parameters are stored during training; an image
     is computed (about 1 ms) the first time it is looked at, then kept."""
 
@@ -180,7 +180,7 @@ class SnapshotImages(Sequence):
 
 def _fast_train(T, activation, X, y, C, lr, epochs, snapshot_every):
     """Full-batch gradient descent on mean softmax cross-entropy, in place on the matrices
-    ``T`` (see :func:`_layer_matrices`). Returns ``(losses, acc, snap_epochs, snapshots,
+    ``T`` (see ``_layer_matrices``). Returns ``(losses, acc, snap_epochs, snapshots,
     diverged_at)``."""
     n, nl = X.shape[0], len(T)
     H = [np.vstack([X.T, np.ones((1, n))])]                      # (d + 1, n), last row ones
@@ -232,12 +232,12 @@ def _fast_train(T, activation, X, y, C, lr, epochs, snapshot_every):
 
 def train_run(dataset="moons", layers=1, hidden=16, activation="relu", lr=0.5, init="he",
               epochs=MAX_EPOCHS, seed=0, snapshot_every=SNAPSHOT_EVERY) -> dict:
-    """Train an :class:`nblib.layers.MLP` by full-batch gradient descent; no widgets, no drawing.
+    """Train an ``nblib.layers.MLP`` by full-batch gradient descent; no widgets, no drawing.
 
     Returns a dict: ``losses`` (epochs + 1,) the loss before each step (NaN after a
     divergence); ``snap_epochs`` the epochs with a snapshot (every ``snapshot_every``, and
     the last); ``acc`` (epochs + 1,) the training accuracy at those epochs (NaN between);
-    ``images`` a :class:`SnapshotImages` sequence of ``(GRID, GRID, 3)`` uint8
+    ``images`` a ``SnapshotImages`` sequence of ``(GRID, GRID, 3)`` uint8
     decision-region images at those epochs; ``diverged_at`` (epoch or None); ``X``, ``y``;
     ``net`` (the MLP in its final state).
     """
