@@ -52,7 +52,10 @@ def make_value(bug=None):
             out = MyValue(self.data * other.data, children, "*")
 
             def _backward():
-                if bug == "mul_swap":
+                if bug == "mul_divides":                 # d(ab)/da = out/a: breaks when a = 0
+                    self.grad += out.data / self.data * out.grad
+                    other.grad += out.data / other.data * out.grad
+                elif bug == "mul_swap":
                     self.grad += self.data * out.grad
                     other.grad += other.data * out.grad
                 elif bug == "mul_assign":
@@ -225,6 +228,7 @@ def test_value_ops_accepts_the_reference_style_class_and_the_course_engine():
     ("add_nowrap", "has no attribute 'data'", "wrap it first"),
     ("add_forgets_other", "one input got no gradient", "other.grad +="),
     ("mul_rewrap", "float() argument must be", "wrap only plain numbers"),
+    ("mul_divides", "ZeroDivisionError", None),
     ("pow_k_a_k", "k * a**(k-1), not k * a**k", "self.data ** (k - 1)"),
     ("pow_no_k", "factor k is missing", "multiply by k"),
     ("tanh_input", "uses the input a; tanh's uses its output", "1 - t**2"),

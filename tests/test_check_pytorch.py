@@ -236,6 +236,21 @@ def test_train_step_names_mistakes(fn, first, later):
     _fails(C.train_step(fn), first, later)
 
 
+def _forward_without_graph(model, optimizer, loss_fn, X, y):
+    optimizer.zero_grad()
+    with torch.no_grad():
+        loss = loss_fn(model(X), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def test_train_step_forward_under_no_grad_is_explained():
+    r = C.train_step(_forward_without_graph)
+    _fails(r, "has no graph to back-propagate through")
+    assert "(line: `loss.backward()`)" in r.message
+
+
 def test_missing_step_is_not_reported_as_a_zero_grad_ordering_problem():
     r = C.train_step(_no_step)
     assert "zero_grad() ran between" not in r.message and "step() is missing" in r.message
@@ -297,6 +312,7 @@ def _fit_variant(kind):
     def fit(model, optimizer, loss_fn, loader, epochs, X_val, y_val):
         history = {"train_loss": [], "val_acc": []}
         batches = iter(loader) if kind == "iter_once" else None
+        running = [0.0, 0]
         for epoch in range(epochs - 1 if kind == "off_by_one" else epochs):
             if kind != "no_train" or epoch == 0:
                 model.train()
@@ -307,8 +323,12 @@ def _fit_variant(kind):
                 losses.append(loss)
                 total += loss * len(yb)
                 count += len(yb)
+            if kind == "running":
+                running[0] += total
+                running[1] += count
             value = {"plain_mean": sum(losses) / max(len(losses), 1), "sum": sum(losses),
-                     "last": losses[-1] if losses else 0.0}.get(kind, total / max(count, 1))
+                     "last": losses[-1] if losses else 0.0, "full_batches": total / (len(loader) * 16),
+                     "running": running[0] / max(running[1], 1)}.get(kind, total / max(count, 1))
             history["train_loss"].append(torch.tensor(value) if kind == "tensor" else value)
             if kind == "train_acc":
                 history["val_acc"].append(_ref_evaluate(model, loader.dataset.tensors[0], loader.dataset.tensors[1]))
@@ -347,6 +367,8 @@ def test_fit_loop_accepts_reference_and_alternative():
     ("plain_mean", "the plain mean of the batch losses", "loss * len(yb)"),
     ("sum", "the sum of the batch losses", "loss * len(yb)"),
     ("last", "the last batch's loss", "loss * len(yb)"),
+    ("full_batches", "counts the short last batch as full", "loss * len(yb)"),
+    ("running", "a running mean over all epochs so far", "loss * len(yb)"),
     ("no_train", "some training batches ran in eval mode", "model.train()"),
     ("iter_once", "trained on 4 batches", "an iterator made once is used up"),
     ("off_by_one", "2 entries for 3 epochs", None),

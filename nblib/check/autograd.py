@@ -129,6 +129,7 @@ def _ops_cases():
         _Case("*", "a * a with a=-1.5 (a used twice)", one(lambda a: a * a, -1.5), 2.25, [-3.0],
               wrong=[([-1.5], _ASSIGN)]),
         _Case("*", "a * 3.0 with a=2.5 (a plain number)", one(lambda a: a * 3.0, 2.5), 7.5, [3.0]),
+        _Case("*", "a * b with a=0, b=5", two(lambda a, b: a * b, 0.0, 5.0), 0.0, [5.0, 0.0]),
         _Case("*", f"a * b with a=3, b=-2 and out.grad = {up:g}", two(lambda a, b: a * b, 3.0, -2.0), -6.0,
               [-2.0 * up, 3.0 * up], seed=up, wrong=[([-2.0, 3.0], _NO_UPSTREAM)]),
         _Case("*", "(a * b) * c with a=2, b=-3, c=0.5 (a chain)", mul3, -3.0, [-1.5, 1.0, -6.0], direct=False),

@@ -51,6 +51,9 @@ def _explain(text):
         if "'Long'" in text:
             text += (". This is not the exercise's stub: PyTorch got the integer labels where it expects the float "
                      "outputs. The order is loss_fn(output, target), e.g. F.cross_entropy(model(X), y)")
+    elif "does not require grad" in text:
+        text += (". The loss has no graph to back-propagate through: the forward pass ran under torch.no_grad() "
+                 "(or on detached tensors); keep no_grad for evaluation only")
     elif "expected scalar type" in text or "same dtype" in text or "dtype" in text and "mat" in text:
         text += ". Tensors of different dtypes met (float32 vs float64): create parameters with dtype=torch.float64"
     return text
@@ -448,6 +451,11 @@ def _fit_alternatives(steps):
     alt["the sum of loss x batch size (not divided by the number of samples)"] = [sum(l * n for l, n in ep)
                                                                                    for ep in epochs]
     alt["the last batch's loss"] = [ep[-1][0] for ep in epochs]
+    alt["divided by (number of batches) x batch size, which counts the short last batch as full"] = [
+        sum(l * n for l, n in ep) / (len(ep) * _FIT_BATCH) for ep in epochs]
+    alt["a running mean over all epochs so far (the sums were not reset at the start of each epoch)"] = [
+        sum(l * n for ep in epochs[:e + 1] for l, n in ep) / sum(n for ep in epochs[:e + 1] for _, n in ep)
+        for e in range(len(epochs))]
     return alt
 
 
@@ -523,7 +531,7 @@ def fit_loop(fn) -> CheckResult:
     if not _allclose(got, ref["train_loss"]):
         for label, alt in _fit_alternatives(steps).items():
             if _allclose(got, alt):
-                return CheckResult(name, "fail", f"history['train_loss'] is {label} of each epoch, not the mean "
+                return CheckResult(name, "fail", f"history['train_loss'] is {label}, not each epoch's mean "
                                    f"loss per sample.", fn, _ref_fit,
                                    hints=("the last batch holds 2 samples, the others 16: add loss * len(yb) for "
                                           "each batch and divide by the number of samples at the end of the epoch",))
