@@ -339,8 +339,12 @@ def fit(net, opt, X_train, y_train, X_val, y_val, *, epochs: int = 30, batch_siz
 
     bar = _progress(epochs, name) if progress else None
     try:
-        best_epoch, _ = loop(train_epoch, evaluate, net.params, epochs, patience)
-        hist.best_epoch = best_epoch
+        out = loop(train_epoch, evaluate, net.params, epochs, patience)
+        if not (isinstance(out, (tuple, list)) and len(out) == 2 and isinstance(out[0], (int, np.integer))
+                and not isinstance(out[0], bool) and 0 <= out[0] < max(hist.epochs, 1)):
+            raise TypeError(f"{where}: loop must return (best_epoch, val_losses) as train_early_stopping does, "
+                            f"with best_epoch an epoch it ran (0..{hist.epochs - 1}), got {describe(out)}")
+        hist.best_epoch = int(out[0])
         hist.stopped_early = hist.epochs < epochs
     except _Diverged:
         restore = fallback["params"] if fallback["params"] is not None else initial

@@ -41,6 +41,8 @@ ROWS = [
         r"^fit: net", r"nblib MLP", r"got Linear"),
     Bad("fit loop not a function", lambda: _fit(loop="early"), TypeError,
         r"^fit: loop", r"a function", r"got str 'early'"),
+    Bad("fit loop returning nothing", lambda: _fit(loop=lambda te, ev, params, n, patience: None), TypeError,
+        r"^fit: loop", r"must return \(best_epoch, val_losses\)", r"got NoneType None"),
     Bad("fit negative weight_decay", lambda: _fit(weight_decay=-0.1), ValueError,
         r"^fit: weight_decay", r">= 0", r"-0\.1"),
     Bad("fit bce labels 2", lambda: _fit(net=_net((2, 3, 1), head="bce"), y_train=np.arange(8) % 3), ValueError,
