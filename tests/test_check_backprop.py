@@ -121,7 +121,7 @@ def alt_layer_gradcheck(forward, backward, inputs, dout):
 
 
 def _gradcheck_variant(*, use_dout=True, kind="rel", guard=True, reduce=np.max, order=1, first_only=False,
-                       signed=False):
+                       signed=False, one_sided=False, eps=1e-6):
     def fn(forward, backward, inputs, dout):
         _, cache = forward(*inputs)
         analytic = backward(dout, cache)
@@ -130,10 +130,10 @@ def _gradcheck_variant(*, use_dout=True, kind="rel", guard=True, reduce=np.max, 
             num = np.zeros_like(x)
             for i in np.ndindex(x.shape):
                 xp, xm = [a.copy() for a in inputs], [a.copy() for a in inputs]
-                xp[k][i] += 1e-6
-                xm[k][i] -= 1e-6
+                xp[k][i] += eps
+                xm[k][i] -= 0.0 if one_sided else eps
                 w = dout if use_dout else np.ones_like(dout)
-                num[i] = (np.sum(forward(*xp)[0] * w) - np.sum(forward(*xm)[0] * w)) / 2e-6
+                num[i] = (np.sum(forward(*xp)[0] * w) - np.sum(forward(*xm)[0] * w)) / ((1 if one_sided else 2) * eps)
             a = np.asarray(analytic[k])
             diff = (a - num) if signed else np.abs(a - num)
             if kind == "abs":
@@ -148,7 +148,8 @@ def _gradcheck_variant(*, use_dout=True, kind="rel", guard=True, reduce=np.max, 
     return fn
 
 
-@pytest.mark.parametrize("fn", [CB.reference_layer_gradcheck, alt_layer_gradcheck, _gradcheck_variant()])
+@pytest.mark.parametrize("fn", [CB.reference_layer_gradcheck, alt_layer_gradcheck, _gradcheck_variant(),
+                                _gradcheck_variant(eps=1e-7), _gradcheck_variant(eps=1e-4), _gradcheck_variant(eps=1e-3)])
 def test_layer_gradcheck_accepts(fn):
     r = CB.layer_gradcheck(fn)
     assert r.passed, r.message
@@ -162,6 +163,7 @@ def test_layer_gradcheck_accepts(fn):
     (_gradcheck_variant(order=-1), "another order than the inputs", "error k belongs to inputs[k]"),
     (_gradcheck_variant(first_only=True), "returned 1 number for a layer with 3 inputs", "one relative error per input"),
     (_gradcheck_variant(signed=True), "negative relative error", "absolute value"),
+    (_gradcheck_variant(one_sided=True), "is the difference one-sided?", "order eps²"),
     (lambda f, b, i, d: 0.0, "return a list of", None),
 ])
 def test_layer_gradcheck_names_mistakes(wrong, hint, later):

@@ -280,6 +280,8 @@ def _gradcheck_cases():
     xr[np.abs(xr) < 0.05] = 0.5              # keep away from the kink at 0
     xr[0] = -np.abs(xr[0])                   # a row whose gradient is exactly 0
     xs = 2.0 * rng.normal(size=(3, 2))
+    xc = 1.5 * np.random.default_rng(52).normal(size=(3, 4))
+    dc = np.random.default_rng(53).normal(size=(3, 4))
     # (label, forward, backward, inputs, dout, which inputs are wrong)
     return [
         ("a correct affine layer", L.affine_forward, L.affine_backward, (x, W, b), dout, ()),
@@ -288,7 +290,16 @@ def _gradcheck_cases():
         ("a correct ReLU layer (some gradients exactly 0)", L.relu_forward, _single(L.relu_backward), (xr,),
          rng.normal(size=(4, 6)), ()),
         ("a tanh layer that forgets dout", L.tanh_forward, tanh_no_dout, (xs,), rng.normal(size=(3, 2)), (0,)),
+        ("a correct sigmoid layer (curved: a one-sided difference shows)", L.sigmoid_forward,
+         _single(L.sigmoid_backward), (xc,), dc, ()),
+        ("a sigmoid layer whose gradient is too small everywhere", L.sigmoid_forward,
+         lambda d, c: (d * (c * (1.0 - c) - 1.0),), (xc,), np.abs(dc) + 0.1, (0,)),
     ]
+
+
+#: On the curved case a central difference (eps 1e-7 to 1e-3) gives errors below 5e-8, a
+#: one-sided one (eps 1e-6) about 2e-7.
+_CURVED_LIMIT = 5e-8
 
 
 def layer_gradcheck(fn) -> CheckResult:
@@ -298,7 +309,8 @@ def layer_gradcheck(fn) -> CheckResult:
     (the buggy input's error must be large, about the reference's, the others small).
     Recognised mistakes: sum(out) instead of sum(out * dout); the absolute instead of the
     relative error; the mean instead of the max; no 1e-8 guard (0/0 = NaN where both
-    gradients are 0); the errors in another order; only the first input checked.
+    gradients are 0); the errors in another order; only the first input checked; a signed
+    difference (no abs); a one-sided difference (seen on a curved layer).
     """
     name, ref = "layer_gradcheck", reference_layer_gradcheck
     not_callable = require_function(name, fn, ref)
@@ -334,6 +346,11 @@ def layer_gradcheck(fn) -> CheckResult:
             return _fail(name, f"returned a negative relative error {where}",
                          fn, ref, ("take the absolute value of a - n before the maximum",))
         ok = all((g < 1e-5) if w < 1e-6 else (0.5 * w <= g <= 2 * w) for g, w in zip(got, want))
+        if ok and "curved" in label and max(got) > _CURVED_LIMIT:
+            return _fail(name, f"your check gives {max(got):.1e} on a correct curved layer {where}, where a central "
+                         f"difference gives below {_CURVED_LIMIT:.0e}: is the difference one-sided?", fn, ref,
+                         ("(f(x + eps) - f(x)) / eps has an error of order eps; the central "
+                          "(f(x + eps) - f(x - eps)) / (2 eps) one of order eps²",))
         if ok:
             continue
         bad_correct = [i for i, (g, w) in enumerate(zip(got, want)) if w < 1e-6 and g >= 1e-5]
