@@ -473,6 +473,9 @@ def _mlp_cases():
         X = rng.normal(size=(n, sizes[0]))
         y = np.r_[np.arange(sizes[-1]), rng.integers(0, sizes[-1], size=n - sizes[-1])]
         out.append((X, y, params, act))
+    # large logits (hundreds): an unstable softmax overflows here
+    X, y, params, act = out[0]
+    out.append((X, y, params[:-1] + [(400.0 * params[-1][0], params[-1][1])], act))
     return out
 
 
@@ -613,6 +616,12 @@ def mlp_backprop(fn) -> CheckResult:
             if (np.isclose(got_loss, wl, rtol=1e-7, atol=1e-10)
                     and all(a.shape == b.shape for g, w in zip(got, wg) for a, b in zip(g, w)) and _same(got, wg)):
                 return _fail(name, f"{steps[0]} {where}.", fn, ref, steps[1:])
+        if not np.isfinite(got_loss) or not all(np.all(np.isfinite(a)) for g in got for a in g):
+            return _fail(name, f"your loss or gradients contain inf or NaN {where}, where the logits reach "
+                         f"{np.abs(L.mlp_forward(X, params, act)[0]).max():.0f}", fn, ref,
+                         ("either exp of a large logit overflows (subtract each row's max before exp) or "
+                          "log(softmax) of a tiny probability is log(0) = -inf: use layers.softmax_cross_entropy",
+                          "log softmax(z) = (z - max z) - log(sum(exp(z - max z))), per row"))
         if not loss_ok:
             return _fail(name, f"the loss is {float(loss_arr.reshape(())):.6g}, expected {want_loss:.6g} {where}.",
                          fn, ref, ("the forward pass: affine, then the activation after every layer but the last, "
@@ -628,7 +637,7 @@ def mlp_backprop(fn) -> CheckResult:
                       "delta_L = dlogits; dW_l = h_{l-1}.T @ delta_l; db_l = delta_l.sum(0); "
                       "delta_{l-1} = (delta_l @ W_l.T) * f'(z_{l-1})"))
     return CheckResult(name, "pass", f"correct on all {len(_mlp_cases())} networks (1 to 4 layers, non-square, four "
-                       f"activations): loss and every (dW, db) in the order of params.", fn, ref)
+                       f"activations, logits up to hundreds): loss and every (dW, db) in the order of params.", fn, ref)
 
 
 # ------------------------------------------------------------------ 5. softmax-CE backward
