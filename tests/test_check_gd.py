@@ -91,7 +91,27 @@ def variant(*, ascent=False, no_div=False, prev=False, norm=np.linalg.norm, no_s
     return fn
 
 
+def loop_drops_the_diverged_point(loss_and_grad, theta0, lr, max_steps, tol):
+    theta = np.array(theta0, dtype=float)
+    loss, grad = loss_and_grad(theta)
+    path, losses = [theta], [loss]
+    for _ in range(max_steps):
+        if np.linalg.norm(grad) < tol:
+            return {"path": path, "losses": losses, "steps": len(path) - 1, "stop": "converged"}
+        theta = theta - lr * grad
+        loss, grad = loss_and_grad(theta)
+        cause = gd.divergence(loss, losses[0])
+        if cause:                                   # stops, but keeps only the finite points
+            return {"path": path, "losses": losses, "steps": len(path) - 1, "stop": cause}
+        path.append(theta)
+        losses.append(loss)
+    if np.linalg.norm(grad) < tol:
+        return {"path": path, "losses": losses, "steps": len(path) - 1, "stop": "converged"}
+    return {"path": path, "losses": losses, "steps": len(path) - 1, "stop": "max_steps"}
+
+
 @pytest.mark.parametrize("wrong, hint", [
+    (loop_drops_the_diverged_point, "one point short"),
     (variant(ascent=True), "went uphill"),
     (variant(no_div=True), "did not stop when the run diverged"),
     (variant(prev=True), "compares each loss with the starting loss"),

@@ -258,6 +258,8 @@ LOOP_HINTS = {
     "divergence start": ("your loop noticed the divergence at another step than the course's rule does.",
                          "Compare each loss with the *starting* loss, losses[0] (not the previous one), through "
                          "`gd.divergence(loss, losses[0])`, and test it at every point before anything else."),
+    "last point": ("your path stops one point short: the point at which a stopping test fires belongs to the result.",
+                   "Append θ_k and L_k as soon as they are computed, then test; \"steps\" is then len(path) - 1."),
     "cause": ("your loop stopped at the right step but with another cause.",
               "Use the string gd.divergence returns (\"non-finite\" or \"blew up\") as \"stop\"."),
     "early": ("your loop stopped before ‖∇L‖₂ fell below tol.",
@@ -302,7 +304,12 @@ def gradient_descent(fn) -> CheckResult:
     for where, f, theta0, lr, max_steps, tol in _loop_cases():
         given = np.array(theta0, dtype=float)
         arg = list(theta0) if isinstance(theta0, list) else given.copy()
-        value, err = _call(fn, (f, arg, lr, max_steps, tol))
+        calls = []
+
+        def counted(theta, f=f):
+            calls.append(1)
+            return f(theta)
+        value, err = _call(fn, (counted, arg, lr, max_steps, tol))
         if err:
             return CheckResult(name, err[0], err[1] if err[0] == "todo" else f"{err[1]} on {where}.", fn, ref)
         if not np.array_equal(np.array(arg, dtype=float), given):
@@ -350,6 +357,9 @@ def gradient_descent(fn) -> CheckResult:
             return fail("no divergence", where)
         if diverged and steps == want["steps"]:
             return fail("cause", where)
+        if stop == want["stop"] and steps == want["steps"] - 1 and len(calls) > len(path) and \
+                np.allclose(path, ref_path[: steps + 1], rtol=1e-10, atol=1e-12):
+            return fail("last point", where)
         if diverged or stop in G.DIVERGENCE_CAUSES:
             return fail("divergence start", where)
         if want["stop"] == "converged" and stop == "max_steps" and steps == want["steps"]:
