@@ -20,6 +20,7 @@ JupyterHub") come from this test's printout.
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -116,6 +117,8 @@ def _run_notebook_on_server(base, token, path):
     nb = requests.get(f"{base}/api/contents/{path}", headers=headers, timeout=30).json()["content"]
     cells = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
              for c in nb["cells"] if c["cell_type"] == "code"]
+    cells.append("import os, nblib\nprint('NBLIB_AT', os.path.dirname(os.path.abspath(nblib.__file__)))\n"
+                 "print('CWD', os.getcwd())")
 
     async def run():
         ws_url = base.replace("http://", "ws://") + f"/api/kernels/{kernel_id}/channels"
@@ -236,7 +239,8 @@ c.JupyterHub.load_roles = [{{"name": "course-test", "services": ["course-test"],
                              params={"repo": repo.as_uri(), "branch": "main", "targetpath": "gd-course"})
             assert r.status_code == 200 and '"phase": "finished"' in r.text, r.text[-1000:]
             pulled = homes / user / "gd-course"
-            assert (pulled / NOTEBOOK).exists() and not (pulled / "notebooks").exists()
+            assert (pulled / NOTEBOOK).exists() and (pulled / "README.md").exists()     # the whole repository
+            assert not (pulled / "notebooks").exists() and not (pulled / "nblib").exists()
         figures["nbgitpuller, per student (s)"] = (time.perf_counter() - t2) / len(USERS)
 
         servers = [p for p in hub_ps.children(recursive=True) if "jupyterhub-singleuser" in " ".join(p.cmdline())]
@@ -251,6 +255,13 @@ c.JupyterHub.load_roles = [{{"name": "course-test", "services": ["course-test"],
         figures["run student/01 on the server (s)"] = time.perf_counter() - t3
         assert not errors, errors
         assert "not implemented yet" in text
+        # the kernel runs in the pulled folder but imports the nblib installed in the image (the
+        # student-only repository has none): the image's nblib must match the notebooks' version
+        found = dict(re.findall(r"(NBLIB_AT|CWD) (\S+)\n", text))
+        assert Path(found["CWD"]) == homes / user / "gd-course" / "student"
+        import nblib
+        assert Path(found["NBLIB_AT"]) == Path(nblib.__file__).resolve().parent
+        assert not Path(found["NBLIB_AT"]).is_relative_to(homes)
         kernels = [p for p in hub_ps.children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
         assert len(kernels) == 1
         started_pids |= {p.pid for p in hub_ps.children(recursive=True)}

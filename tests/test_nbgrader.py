@@ -10,6 +10,12 @@ through nbgrader's gradebook API:
 * ``half``: the first half of the exercises solved -> exactly the points of their checker cells;
 * ``wrong``: notebook 01 solved except ``my_mse_grad``, which forgets the factor 2 -> one point
   less, and that cell's error names the mistake.
+
+An instructor's hidden test (``### BEGIN HIDDEN TESTS``) added to 01's first checker cell is
+removed from the release and run by the autograder. ``test_otter_assign_leaks_the_solutions``
+shows what otter-grader's ``assign`` makes of notebook 01 as it is (skipped unless ``otter`` is
+installed or ``OTTER`` names its executable; otter is not in requirements-dev.txt because it
+brings a JupyterLab extension).
 """
 
 import copy
@@ -149,6 +155,11 @@ def test_committed_notebooks_are_stamped():
 
 # ---------------------------------------------------------------- the round trip with nbgrader
 
+HIDDEN = ("\n### BEGIN HIDDEN TESTS\n"
+          "assert np.allclose(my_mse_grad(np.array([3.0, 1.0]), np.array([1.0, 1.0])), [2.0, 0.0]), 'hidden test'\n"
+          "### END HIDDEN TESTS")
+
+
 def _nbgrader(course, *args, timeout=600):
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", OMP_NUM_THREADS="1")
     env.pop("NBGRADER_EXECUTION", None)
@@ -176,6 +187,10 @@ def test_nbgrader_round_trip(tmp_path):
     for name in names:
         nb = json.loads((ROOT / "notebooks" / name).read_text(encoding="utf-8"))
         nb, _ = stamping.stamp(nb, name)
+        if name.startswith("01"):
+            # an instructor's hidden test, run only by the autograder (students never see it)
+            cell = next(c for c in nb["cells"] if "check.mse_grad(" in edition._source(c))
+            cell["source"] = edition._source(cell).rstrip("\n") + HIDDEN
         (source / name).write_text(stamping.dumps(nb), encoding="utf-8")
 
     t0 = time.perf_counter()
@@ -187,7 +202,9 @@ def test_nbgrader_round_trip(tmp_path):
         released[name] = rel
         # the release is the student edition: same cells, same sources, no outputs
         student = edition.student_notebook(json.loads((ROOT / "notebooks" / name).read_text(encoding="utf-8")))
-        assert [edition._source(c) for c in rel["cells"]] == [edition._source(c) for c in student["cells"]]
+        assert [edition._source(c).rstrip("\n") for c in rel["cells"]] == \
+            [edition._source(c).rstrip("\n") for c in student["cells"]]
+        assert "HIDDEN" not in json.dumps(rel) and "hidden test" not in json.dumps(rel)
         assert not any(c.get("outputs") for c in rel["cells"])
         src = json.loads((source / name).read_text(encoding="utf-8"))
         solutions[name] = {c["metadata"]["nbgrader"]["grade_id"]: edition._source(c) for c in src["cells"]
@@ -248,3 +265,22 @@ def test_nbgrader_round_trip(tmp_path):
     cell = next(c for c in _graded(graded) if "check.mse_grad" in edition._source(c))
     errors = [o for o in cell["outputs"] if o["output_type"] == "error"]
     assert errors and errors[0]["ename"] == "AssertionError" and "mse_grad" in errors[0]["evalue"]
+
+
+@pytest.mark.grading
+def test_otter_assign_leaks_the_solutions(tmp_path):
+    """otter-grader's ``assign`` strips solutions only inside its own question blocks, which these
+    notebooks do not have: the "student" notebook it writes still holds every solution. Seen with
+    otter-grader 7.0.0. The guide warns about it; use nbgrader (above) or the student edition."""
+    otter = os.environ.get("OTTER") or shutil.which("otter")
+    if not otter:
+        pytest.skip("otter-grader is not installed (set OTTER=/path/to/otter to run this check)")
+    name = "01_loss_functions.ipynb"
+    shutil.copy(ROOT / "notebooks" / name, tmp_path / name)
+    proc = subprocess.run([otter, "assign", "--no-run-tests", "--no-pdfs", name, "dist"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    released = (tmp_path / "dist" / "student" / name).read_text(encoding="utf-8")
+    worked = json.loads((ROOT / "notebooks" / name).read_text(encoding="utf-8"))
+    regions = sum(edition._source(c).count("### BEGIN SOLUTION") for c in worked["cells"])
+    assert regions >= 4 and released.count("### BEGIN SOLUTION") == regions      # every solution is still there
