@@ -96,6 +96,8 @@ def test_conv_forward_rejects_wrong_answers():
     _fails_with(cc.conv_forward(lambda x, W, b, s, p: _conv_loops(x, W, b, s, p, col_stride=1)),
                 "rows but not to the columns")
     _fails_with(cc.conv_forward(lambda x, W, b, s, p: None), "no `return`")
+    _fails_with(cc.conv_forward(lambda x, W, b, s, p: (_conv_loops(x, W, b, s, p), (x, W))), "returns only the array")
+    _fails_with(cc.maxpool_backward(lambda *a: (_pool_loops(*a),)), "returns only the array")
     _fails_with(cc.conv_forward(lambda x, W, b, s, p: _conv_loops(x, W, b, s, p)[0]), "shape")
 
 

@@ -125,6 +125,9 @@ def _run(name, fn, reference, cases, diagnoses, *, parts=None, crash_hints=(), s
 def _split(value, parts):
     """The learner's answer as a list of arrays, or a sentence saying why it is not one."""
     if parts is None:
+        if isinstance(value, tuple) and value and _arr(value[0]) is not None and _arr(value[0]).ndim >= 1:
+            return (f"returned a tuple of {len(value)} (like CS231n's (out, cache)); this exercise returns only "
+                    f"the array")
         a = _arr(value) if value is not None else None
         if a is None or a.dtype == object:
             return f"returned {returned(value)}; expected an array of numbers"
