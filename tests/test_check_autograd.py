@@ -72,7 +72,9 @@ def make_value(bug=None):
             out = MyValue(self.data ** k, (self,), f"**{k}")
 
             def _backward():
-                if bug == "pow_k_a_k":
+                if bug == "alt" and self.data != 0:       # correct: k a^(k-1) = k a^k / a
+                    self.grad += k * out.data / self.data * out.grad
+                elif bug == "pow_k_a_k":
                     self.grad += k * self.data ** k * out.grad
                 elif bug == "pow_no_k":
                     self.grad += self.data ** (k - 1) * out.grad
@@ -86,7 +88,9 @@ def make_value(bug=None):
             out = MyValue(t, (self,), "tanh")
 
             def _backward():
-                if bug == "tanh_input":
+                if bug == "alt":                          # correct, written differently: 1 / cosh²
+                    self.grad += out.grad / math.cosh(self.data) ** 2
+                elif bug == "tanh_input":
                     self.grad += (1 - self.data ** 2) * out.grad
                 elif bug == "tanh_no_upstream":
                     self.grad += 1 - t ** 2
@@ -101,7 +105,9 @@ def make_value(bug=None):
             out = MyValue(max(self.data, 0.0), (self,), "relu")
 
             def _backward():
-                if bug == "relu_output":
+                if bug == "alt":                          # correct: the output is > 0 exactly when the input is
+                    self.grad += out.grad if out.data > 0 else 0.0
+                elif bug == "relu_output":
                     self.grad += out.data * out.grad
                 elif bug == "relu_ge":
                     self.grad += (self.data >= 0) * out.grad
@@ -214,6 +220,8 @@ def _fails(r, first, later=None):
 # ================================================================== value_ops
 def test_value_ops_accepts_the_reference_style_class_and_the_course_engine():
     r = C.value_ops(make_value())
+    assert r.passed, r.message
+    r = C.value_ops(make_value("alt"))                  # tanh by cosh, relu from the output, pow via out/a
     assert r.passed, r.message
     assert C.value_ops(Value).passed                      # nblib's engine, written differently (slots, exp, ...)
 
