@@ -188,3 +188,11 @@ def test_mnist_sized_network_has_the_article_flatten():
     net = C.SmallCNN((32, 64), 128, image_size=(28, 28))
     assert net.flat == 64 * 7 * 7 and net.params["W3"].shape == (3136, 128)
     assert C.to_torch(net)(torch.zeros(2, 1, 28, 28, dtype=torch.float64)).shape == (2, 10)
+
+
+def test_bench_conv_table_formats_a_result():
+    from tools.bench_conv import SIZES, table
+    assert any("notebook 10" in s[0] for s in SIZES) and any("MNIST" in s[0] for s in SIZES)
+    row = {"size": "x", "numpy_ms": 2.0, "torch64_ms": 1.0, "torch32_ms": 0.5, "ratio64": 2.0, "ratio32": 4.0}
+    text = table({"threads": 1, "rows": [row]})
+    assert "| x | 2.000 | 1.000 | 0.500 | 2.00 | 4.00 |" in text
