@@ -233,6 +233,10 @@ TORCH_OPTIMIZERS = {
                 lambda ps, lr, alpha=0.99, eps=1e-8, **kw: torch.optim.RMSprop(ps, lr=lr, alpha=alpha, eps=eps, **kw)),
     "adam": (lambda lr, betas=(0.9, 0.999), eps=1e-8, **kw: O.Adam(lr, betas=betas, eps=eps, **kw),
              lambda ps, lr, betas=(0.9, 0.999), eps=1e-8, **kw: torch.optim.Adam(ps, lr=lr, betas=betas, eps=eps, **kw)),
+    "adamw": (lambda lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, **kw:
+              O.AdamW(lr, betas=betas, eps=eps, weight_decay=weight_decay, **kw),
+              lambda ps, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, **kw:
+              torch.optim.AdamW(ps, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, **kw)),
 }
 
 
@@ -242,7 +246,7 @@ def step_matched(net, X, y, optimizer: str = "sgd", lr: float = 0.1, steps: int 
 
     Both start from ``net``'s current weights, see the same mini-batches (drawn with
     ``nblib.train.minibatches`` from ``seed``) and use ``optimizer`` (a key of
-    ``TORCH_OPTIMIZERS``: ``"sgd"``, ``"momentum"``, ``"rmsprop"``, ``"adam"``) with the same
+    ``TORCH_OPTIMIZERS``: ``"sgd"``, ``"momentum"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``) with the same
     ``lr`` and ``hyper`` (e.g. ``beta=0.9``, ``betas=(0.9, 0.999)``, ``weight_decay``).
     ``net`` itself is not changed (a copy is trained).
 

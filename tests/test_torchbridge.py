@@ -82,6 +82,7 @@ def test_weight_layout_and_round_trip(problem):
     ("rmsprop", 0.01, {"alpha": 0.9}),
     ("adam", 0.01, {"betas": (0.8, 0.99)}),
     ("adam", 0.01, {"weight_decay": 1e-2}),
+    ("adamw", 0.01, {"weight_decay": 0.1}),
 ])
 def test_step_matched_training_stays_together(problem, name, lr, hyper):
     X, y = problem
@@ -186,7 +187,7 @@ def test_numpy_trace_equals_the_lesson_mlp_bit_for_bit_step_by_step(problem, act
 
 def test_torch_optimizers_is_the_only_name_for_the_twin_table():
     """nblib.optim.OPTIMIZERS (display name -> class) and this table are different things."""
-    assert set(tb.TORCH_OPTIMIZERS) == {"sgd", "momentum", "rmsprop", "adam"}
+    assert set(tb.TORCH_OPTIMIZERS) == {"sgd", "momentum", "rmsprop", "adam", "adamw"}
     assert not hasattr(tb, "OPTIMIZERS")
     assert "TORCH_OPTIMIZERS" in tb.__all__
 
