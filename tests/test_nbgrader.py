@@ -182,7 +182,7 @@ def test_nbgrader_round_trip(tmp_path):
     source = course / "source" / "ps1"
     source.mkdir(parents=True)
     (course / "nbgrader_config.py").write_text(
-        f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\n"
+        "c = get_config()\nc.CourseDirectory.root = \".\"\n"
         f"c.CourseDirectory.course_id = 'gd-course'\nc.ExecutePreprocessor.timeout = 300\n")
     for name in names:
         nb = json.loads((ROOT / "notebooks" / name).read_text(encoding="utf-8"))
@@ -284,3 +284,15 @@ def test_otter_assign_leaks_the_solutions(tmp_path):
     worked = json.loads((ROOT / "notebooks" / name).read_text(encoding="utf-8"))
     regions = sum(edition._source(c).count("### BEGIN SOLUTION") for c in worked["cells"])
     assert regions >= 4 and released.count("### BEGIN SOLUTION") == regions      # every solution is still there
+
+
+def test_reference_answers_are_one_import_away(capsys):
+    """What the guide tells instructors: every checker's reference ships with nblib, so a student's
+    kernel can print it (after one try, by design for self-learners) or import it."""
+    from nblib import check
+    from nblib.check import bugzoo
+
+    check.flat_features(lambda c, h, w, k: 0)
+    check.reference("flat_features")
+    assert "def _ref_flat_features" in capsys.readouterr().out
+    assert bugzoo._ref_flat_features(64, 28, 28, 2) == 3136
