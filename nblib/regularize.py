@@ -238,14 +238,21 @@ def fit_polynomial(x, y, degree: int, lam: float = 0.0, dropout: float = 0.0) ->
         raise ValueError(f"{where}: x has shape {x.shape} but y has shape {y.shape}; they must match")
     lam = positive_number(lam, "lam", where, allow_zero=True)
     p = _drop_probability(dropout, where)
-    Phi = poly_features(x, degree)
-    n = x.shape[0]
-    A = Phi.T @ Phi / n
-    reg = np.full(degree + 1, lam)
+    return _ridge(poly_features(x, degree), y, lam, p)
+
+
+def _ridge(Phi, y, lam, p):
+    """The minimiser above for features ``Phi`` (n, k), as one least-squares problem on the stacked
+    system ``[Phi / sqrt(n); diag(sqrt(reg))] w = [y / sqrt(n); 0]`` (conditioned like ``Phi``, not
+    like ``Phi.T @ Phi``, so high degrees stay accurate)."""
+    n, k = Phi.shape
+    reg = np.full(k, float(lam))
     reg[0] = 0.0
     if p:
-        reg = reg + p / (1 - p) * np.diag(A)
-    return np.linalg.lstsq(A + np.diag(reg), Phi.T @ y / n, rcond=None)[0]
+        reg = reg + p / (1 - p) * np.sum(Phi * Phi, axis=0) / n
+    A = np.vstack([Phi / np.sqrt(n), np.diag(np.sqrt(reg))])
+    b = np.concatenate([y / np.sqrt(n), np.zeros(k)])
+    return np.linalg.lstsq(A, b, rcond=None)[0]
 
 
 def mse(x, y, w) -> float:
