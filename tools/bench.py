@@ -30,6 +30,8 @@ Prints Markdown tables (paste-ready for the README's performance section):
    backward, SGD update) of the capstone's architecture, numpy vs PyTorch CPU eager,
    same sizes, batch and dtype, in this process; achieved GFLOP/s of the step (matmul
    FLOPs only) next to a large matmul's GFLOP/s measured here (the physical reference).
+5b. **Convolution** (:mod:`tools.bench_conv`): numpy's im2col convolution vs PyTorch's at the
+   course's sizes, forward + backward, and a training step of notebook 10's CNN, as ratios.
 6. **Autograd**: forward + backward of a 100,000-node graph in :mod:`nblib.autograd`.
 
 Anything that does not exist yet (a module, a notebook) is skipped with the reason
@@ -732,7 +734,7 @@ def main(argv=None) -> int:
                         help="one notebook run, short sweeps and timings (a smoke test of the command)")
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["notebooks", "explorers", "browser", "mlp", "autograd"], help="leave a section out")
+                        choices=["notebooks", "explorers", "browser", "mlp", "conv", "autograd"], help="leave a section out")
     parser.add_argument("--profile", action="store_true",
                         help="always print a pyinstrument profile of the course's numpy MLP step")
     args = parser.parse_args(argv)
@@ -919,6 +921,16 @@ def main(argv=None) -> int:
                 say("\nProfile of the course's numpy step (pyinstrument, batch 64, float64):\n```")
                 say(prof.strip())
                 say("```")
+        say()
+
+    # 4b. convolution ----------------------------------------------------------------
+    if "conv" not in args.skip:
+        from .bench_conv import bench_conv, table as conv_table
+
+        say("## Convolution: numpy (nblib.conv, im2col) vs PyTorch, forward + backward, one thread")
+        conv = bench_conv(repeats=3 if args.quick else 7, min_time=min_time / 2)
+        report["conv"] = conv
+        say(conv_table(conv))
         say()
 
     # 5. autograd -----------------------------------------------------------------

@@ -6,7 +6,8 @@ For each size, one forward + backward pass of a convolution layer (``nblib.conv`
 im2col ``conv_forward`` + ``conv_backward`` in float64, against
 ``torch.nn.functional.conv2d`` forward + ``backward`` on CPU, float64 and float32, one
 thread), and one training step of notebook 10's network (``SmallCNN`` vs its PyTorch twin).
-Best of several repeats; the ratio is numpy time / torch time (> 1: numpy slower).
+The three are timed in turns (tools.bench's interleaved timing, median of the rounds), so a change
+in the machine's load hits all alike; the ratio is numpy time / torch time (> 1: numpy slower).
 Measurements, not tests: nothing fails because a machine is slow.
 """
 
@@ -24,27 +25,8 @@ SIZES = [
 ]
 
 
-def _best(fn, repeats=7, min_time=0.05):
-    fn()
-    calls, t = 1, 0.0
-    while True:                                   # calls per sample so that a sample takes >= min_time
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        t = time.perf_counter() - t0
-        if t >= min_time or calls >= 1 << 16:
-            break
-        calls *= 2
-    best = t / calls
-    for _ in range(repeats - 1):
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / calls)
-    return best
 
-
-def bench_conv(repeats: int = 5, min_time: float = 0.05) -> dict:
+def bench_conv(repeats: int = 7, min_time: float = 0.05) -> dict:
     """Milliseconds per forward + backward at each size of :data:`SIZES`, numpy vs torch,
     and per training step of notebook 10's CNN. Returns
     ``{"threads": int, "rows": [{"size", "numpy_ms", "torch64_ms", "torch32_ms", "ratio64", "ratio32"}]}``."""
@@ -52,6 +34,8 @@ def bench_conv(repeats: int = 5, min_time: float = 0.05) -> dict:
     import torch.nn.functional as F
 
     from nblib import conv as C
+
+    from .bench import _time_interleaved
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -67,17 +51,14 @@ def bench_conv(repeats: int = 5, min_time: float = 0.05) -> dict:
                 o, c = C.conv_forward(x, W, b, s, p)
                 C.conv_backward(dout, c)
 
-            times = {"numpy_ms": 1e3 * _best(numpy_step, repeats, min_time)}
+            steps = {"numpy_ms": numpy_step}
             for dtype, key in ((torch.float64, "torch64_ms"), (torch.float32, "torch32_ms")):
                 xt = torch.tensor(x, dtype=dtype, requires_grad=True)
                 Wt = torch.tensor(W, dtype=dtype, requires_grad=True)
                 bt = torch.tensor(b, dtype=dtype, requires_grad=True)
                 dt = torch.tensor(dout, dtype=dtype)
-
-                def torch_step():
-                    F.conv2d(xt, Wt, bt, stride=s, padding=p).backward(dt)
-
-                times[key] = 1e3 * _best(torch_step, repeats, min_time)
+                steps[key] = lambda xt=xt, Wt=Wt, bt=bt, dt=dt: F.conv2d(xt, Wt, bt, stride=s, padding=p).backward(dt)
+            times = {k: 1e3 * v for k, v in _time_interleaved(steps, min_time, repeats).items()}
             rows.append({"size": f"{label}: x {xs}, W {ws}", **times})
         # one training step of notebook 10's network, batch 32, float64
         X, y = rng.normal(size=(32, 1, 8, 8)), rng.integers(0, 10, size=32)
@@ -97,8 +78,6 @@ def bench_conv(repeats: int = 5, min_time: float = 0.05) -> dict:
             F.cross_entropy(model(Xt), yt).backward()
             topt.step()
 
-        times = {"numpy_ms": 1e3 * _best(numpy_train, repeats, min_time),
-                 "torch64_ms": 1e3 * _best(torch_train, repeats, min_time)}
         model32 = C.to_torch(net, dtype=torch.float32)
         X32 = Xt.float()
         topt32 = torch.optim.SGD(model32.parameters(), lr=0.0)
@@ -108,7 +87,8 @@ def bench_conv(repeats: int = 5, min_time: float = 0.05) -> dict:
             F.cross_entropy(model32(X32), yt).backward()
             topt32.step()
 
-        times["torch32_ms"] = 1e3 * _best(torch_train32, repeats, min_time)
+        times = {k: 1e3 * v for k, v in _time_interleaved(
+            {"numpy_ms": numpy_train, "torch64_ms": torch_train, "torch32_ms": torch_train32}, min_time, repeats).items()}
         rows.append({"size": "notebook 10 SmallCNN training step (batch 32)", **times})
     finally:
         torch.set_num_threads(threads)
@@ -127,7 +107,7 @@ def table(result: dict) -> str:
         lines.append(f"| {r['size']} | {r['numpy_ms']:.3f} | {r['torch64_ms']:.3f} | {r['torch32_ms']:.3f} "
                      f"| {r['ratio64']:.2f} | {r['ratio32']:.2f} |")
     lines.append(f"\nOne thread (torch.set_num_threads(1); run with OMP_NUM_THREADS=1 for numpy's BLAS); "
-                 f"best of several repeats.")
+                 f"timed in turns, median of the rounds.")
     return "\n".join(lines)
 
 
