@@ -28,6 +28,16 @@ from ._core import CheckResult, _call, require_function, returned
 
 __all__ = ["value_ops", "topo_order", "value_backward", "value_engine", "value_mul", "value_tanh"]
 
+
+def _dot(text):
+    """A sentence ends with a full stop (the tutor appends its next line after it)."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _result(name, status, message, candidate=None, reference=None, hints=()):
+    return CheckResult(name, status, _dot(message), candidate, reference, hints=tuple(_dot(h) for h in hints))
+
 UPSTREAM = 2.5   # the gradient "arriving from above" in the cases that test `* out.grad`
 
 
@@ -245,7 +255,7 @@ def _ops_verdict(cls, name="value_ops"):
 def _class_guard(name, cls, reference):
     if isinstance(cls, type):
         return None
-    return CheckResult(name, "fail", f"expected a class (your MyValue), got {describe(cls)}. Pass the class itself, "
+    return _result(name, "fail", f"expected a class (your MyValue), got {describe(cls)}. Pass the class itself, "
                        f"without creating a value: check.{name}(MyValue)", cls, reference)
 
 
@@ -263,8 +273,8 @@ def value_ops(cls) -> CheckResult:
         return guard
     status, message, hints = _ops_verdict(cls)
     if status:
-        return CheckResult("value_ops", status, message, cls, Value, hints=hints)
-    return CheckResult("value_ops", "pass", f"correct on all {len(_ops_cases())} cases: +, *, **, tanh and relu "
+        return _result("value_ops", status, message, cls, Value, hints=hints)
+    return _result("value_ops", "pass", f"correct on all {len(_ops_cases())} cases: +, *, **, tanh and relu "
                        "record their inputs and accumulate local derivative x out.grad.", cls, Value)
 
 
@@ -297,17 +307,17 @@ def _run_method(name, fn, cases, reference, hints):
             if "has no attribute 'data'" in text:
                 text += (". A plain number has no .data: wrap it first, "
                          "other = other if isinstance(other, Value) else Value(other)")
-            return CheckResult(name, err[0], text if err[0] == "todo" else f"{text} (case: {desc}).",
+            return _result(name, err[0], text if err[0] == "todo" else f"{text} (case: {desc}).",
                                fn, reference)
         out, leaves = value
         if not isinstance(out, Value):
-            return CheckResult(name, "fail", f"your function returned {returned(out)}; it must return a new Value "
+            return _result(name, "fail", f"your function returned {returned(out)}; it must return a new Value "
                                f"(out = Value(..., (self, ...), 'op')) (case: {desc}).", fn, reference)
         if not math.isclose(out.data, exp_data, rel_tol=1e-9, abs_tol=1e-12):
-            return CheckResult(name, "fail", f"the forward value is {out.data:.6g}, expected {exp_data:.6g} "
+            return _result(name, "fail", f"the forward value is {out.data:.6g}, expected {exp_data:.6g} "
                                f"(case: {desc}).", fn, reference)
         if (direct[0] if direct else True) and not all(any(v is p for p in out._prev) for v in leaves):
-            return CheckResult(name, "fail", f"the result does not record its inputs: out._prev is "
+            return _result(name, "fail", f"the result does not record its inputs: out._prev is "
                                f"{describe(out._prev)}, so in a longer expression the backward pass never reaches "
                                f"them (case: {desc}).", fn, reference,
                                hints=("create the result with its children: out = Value(..., (self, other), '*') "
@@ -318,14 +328,14 @@ def _run_method(name, fn, cases, reference, hints):
         for pred, text in hints:
             try:
                 if pred(out.data, got, exp_data, exp_grads):
-                    return CheckResult(name, "fail", f"{text} (case: {desc}: got grads "
+                    return _result(name, "fail", f"{text} (case: {desc}: got grads "
                                        f"{[round(g, 6) for g in got]}, expected "
                                        f"{[round(e, 6) for e in exp_grads]}).", fn, reference)
             except Exception:
                 continue
-        return CheckResult(name, "fail", f"the gradients are {[round(g, 6) for g in got]}, expected "
+        return _result(name, "fail", f"the gradients are {[round(g, 6) for g in got]}, expected "
                            f"{[round(e, 6) for e in exp_grads]} (case: {desc}).", fn, reference)
-    return CheckResult(name, "pass", f"correct on all {len(cases)} cases.", fn, reference)
+    return _result(name, "pass", f"correct on all {len(cases)} cases.", fn, reference)
 
 
 # ------------------------------------------------------------------ 1. __mul__
@@ -501,15 +511,15 @@ def topo_order(fn) -> CheckResult:
         value, err = _call(fn, (root,))
         if err:
             if err[0] == "todo":
-                return CheckResult("topo_order", "todo", err[1], fn, ref)
+                return _result("topo_order", "todo", err[1], fn, ref)
             if "RecursionError" in err[1] or "recursion" in err[1]:
-                return CheckResult("topo_order", "fail", f"{_RECURSION[0]} (graph: {desc}).", fn, ref,
+                return _result("topo_order", "fail", f"{_RECURSION[0]} (graph: {desc}).", fn, ref,
                                    hints=_RECURSION[1:])
-            return CheckResult("topo_order", "fail", f"{err[1]} (graph: {desc}).", fn, ref)
+            return _result("topo_order", "fail", f"{err[1]} (graph: {desc}).", fn, ref)
         verdict = _order_verdict(value, root, root.topological_order(), desc)
         if verdict:
-            return CheckResult("topo_order", "fail", verdict[0], fn, ref, hints=verdict[1])
-    return CheckResult("topo_order", "pass", "correct, also where paths of different lengths meet, and a 5,000-deep "
+            return _result("topo_order", "fail", verdict[0], fn, ref, hints=verdict[1])
+    return _result("topo_order", "pass", "correct, also where paths of different lengths meet, and a 5,000-deep "
                        "chain works without recursion.", fn, ref)
 
 
@@ -560,20 +570,20 @@ def value_backward(fn) -> CheckResult:
         value, err = _call(fn, (root,))
         if err:
             if err[0] == "todo":
-                return CheckResult(name, "todo", err[1], fn, _ref_backward)
+                return _result(name, "todo", err[1], fn, _ref_backward)
             if "RecursionError" in err[1] or "recursion" in err[1]:
-                return CheckResult(name, "fail", f"{_RECURSION[0]} {where}.", fn, _ref_backward, hints=_RECURSION[1:])
-            return CheckResult(name, "fail", f"{err[1]} {where}.", fn, _ref_backward)
+                return _result(name, "fail", f"{_RECURSION[0]} {where}.", fn, _ref_backward, hints=_RECURSION[1:])
+            return _result(name, "fail", f"{err[1]} {where}.", fn, _ref_backward)
         got = [leaf.grad for leaf in leaves]
         if not _close(got, grads):
             if _close(got, [g + 123.0 for g in grads]):
-                return CheckResult(name, "fail", f"the gradients kept what was in .grad before this pass {where}: "
+                return _result(name, "fail", f"the gradients kept what was in .grad before this pass {where}: "
                                    f"got {_r(got)}, expected {_r(grads)}.", fn, _ref_backward,
                                    hints=("set node.grad = 0.0 on every node of the order first, then seed "
                                           "root.grad = 1.0",))
             nothing = all(g in (0.0, 123.0) for g in got)
             if nothing and abs(root.grad - 1.0) > 1e-12:
-                return CheckResult(name, "fail", f"the leaves' gradients are {_r(got)}, expected {_r(grads)} {where}: "
+                return _result(name, "fail", f"the leaves' gradients are {_r(got)}, expected {_r(grads)} {where}: "
                                    f"nothing reached them, and root.grad is {root.grad!r}.", fn, _ref_backward,
                                    hints=("the chain rule starts from dL/dL = 1: set root.grad = 1.0 after resetting "
                                           "the grads and before calling any _backward",))
@@ -587,27 +597,27 @@ def value_backward(fn) -> CheckResult:
                          "had arrived (leaves first instead of root first), or never ran",
                          "call every node's _backward, from the root back to the leaves: "
                          "for node in reversed(order): node._backward()")
-                return CheckResult(name, "fail", f"{steps[0]} {where}: got {_r(got)}, expected {_r(grads)}.", fn,
+                return _result(name, "fail", f"{steps[0]} {where}: got {_r(got)}, expected {_r(grads)}.", fn,
                                    _ref_backward, hints=steps[1:])
             steps = ("the gradients differ from the chain rule's: is every node's _backward called exactly once, "
                      "after every node that uses it?",
                      "order = your topological order (inputs first); reset; root.grad = 1.0; then "
                      "for node in reversed(order): node._backward()")
-            return CheckResult(name, "fail", f"{steps[0]} {where}: got {_r(got)}, expected {_r(grads)}.", fn,
+            return _result(name, "fail", f"{steps[0]} {where}: got {_r(got)}, expected {_r(grads)}.", fn,
                                _ref_backward, hints=steps[1:])
         if abs(root.grad - 1.0) > 1e-12:
-            return CheckResult(name, "fail", f"after the pass root.grad is {root.grad!r}, expected 1.0 {where}.",
+            return _result(name, "fail", f"after the pass root.grad is {root.grad!r}, expected 1.0 {where}.",
                                fn, _ref_backward, hints=("seed root.grad = 1.0 after the reset, not before",))
         if not isinstance(value, (list, tuple)) or len(value) != len(root.topological_order()):
-            return CheckResult(name, "fail", f"the gradients are right, but return the topological order (the list of "
+            return _result(name, "fail", f"the gradients are right, but return the topological order (the list of "
                                f"nodes) at the end; got {returned(value)} {where}.", fn, _ref_backward)
         _, err = _call(fn, (root,))
         again = [leaf.grad for leaf in leaves]
         if err or not _close(again, grads):
-            return CheckResult(name, "fail", f"a second call gave {_r(again)} instead of the same {_r(grads)} {where}: "
+            return _result(name, "fail", f"a second call gave {_r(again)} instead of the same {_r(grads)} {where}: "
                                "this engine's backward() computes the gradients, it does not add to the last ones.",
                                fn, _ref_backward, hints=("reset every node's grad to 0 at the start of backward",))
-    return CheckResult(name, "pass", "correct: reset, seed 1, reverse topological order; a second call gives the "
+    return _result(name, "pass", "correct: reset, seed 1, reverse topological order; a second call gives the "
                        "same gradients, and a 5,000-deep chain works.", fn, _ref_backward)
 
 
@@ -657,36 +667,36 @@ def value_engine(cls) -> CheckResult:
         return guard
     status, message, hints = _ops_verdict(cls)
     if status:
-        return CheckResult(name, status, f"the operations are not right yet: {message}", cls, Value, hints=hints)
+        return _result(name, status, f"the operations are not right yet: {message}", cls, Value, hints=hints)
     for method in ("topological_order", "backward"):
         if not callable(getattr(cls, method, None)):
-            return CheckResult(name, "fail", f"{cls.__name__} has no method {method}: attach yours with "
+            return _result(name, "fail", f"{cls.__name__} has no method {method}: attach yours with "
                                f"{cls.__name__}.{method} = my_{method}", cls, Value)
     value, err = _call(_engine_graphs, (cls,))
     if err:
         if "RecursionError" in err[1] or "recursion" in err[1]:
-            return CheckResult(name, "fail", f"{_RECURSION[0]} (a chain of 5,000 {cls.__name__} multiplications).",
+            return _result(name, "fail", f"{_RECURSION[0]} (a chain of 5,000 {cls.__name__} multiplications).",
                                cls, Value, hints=_RECURSION[1:])
-        return CheckResult(name, err[0], err[1] if err[0] == "todo" else
+        return _result(name, err[0], err[1] if err[0] == "todo" else
                            f"{err[1]} (while running backward() on graphs of {cls.__name__})", cls, Value)
     for desc, got, expected in value:
         if not _close(got, expected):
-            return CheckResult(name, "fail", f"backward() of your class gives {_r(got)}, expected {_r(expected)} "
+            return _result(name, "fail", f"backward() of your class gives {_r(got)}, expected {_r(expected)} "
                                f"(graph: {desc}), although each operation passed: look at topological_order and "
                                f"backward.", cls, Value,
                                hints=("run check.topo_order(my_topological_order) and check.value_backward(my_backward): "
                                       "they name the mistake",))
     value, err = _call(_mlp_grads, (cls,))
     if err:
-        return CheckResult(name, err[0], err[1] if err[0] == "todo" else
+        return _result(name, err[0], err[1] if err[0] == "todo" else
                            f"{err[1]} (while training-style backward of a 2-3-1 network of {cls.__name__})", cls, Value)
     loss, grads = value
     ref_loss, ref_grads = _mlp_grads(Value)
     if not (math.isclose(loss, ref_loss, rel_tol=1e-9) and _close(grads, ref_grads)):
         worst = max(abs(g - r) for g, r in zip(grads, ref_grads))
-        return CheckResult(name, "fail", f"the network's gradients differ from the reference engine's by up to "
+        return _result(name, "fail", f"the network's gradients differ from the reference engine's by up to "
                            f"{worst:.3g}, although each operation passed: look at topological_order and backward.",
                            cls, Value, hints=("run check.topo_order(my_topological_order) and "
                                               "check.value_backward(my_backward): they name the mistake",))
-    return CheckResult(name, "pass", f"correct: a 2-3-1 network of {cls.__name__}s gets all {len(grads)} gradients "
+    return _result(name, "pass", f"correct: a 2-3-1 network of {cls.__name__}s gets all {len(grads)} gradients "
                        f"equal to the reference engine's. The rest of the notebook trains on your engine.", cls, Value)

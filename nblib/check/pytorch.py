@@ -26,6 +26,16 @@ from ._core import CheckResult, _call, _is_library, require_function, returned
 __all__ = ["affine_module", "train_step", "evaluate_accuracy", "fit_loop"]
 
 
+def _dot(text):
+    """A sentence ends with a full stop (the tutor appends its next line after it)."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _result(name, status, message, candidate=None, reference=None, hints=()):
+    return CheckResult(name, status, _dot(message), candidate, reference, hints=tuple(_dot(h) for h in hints))
+
+
 class PyTorchNotImplemented(RuntimeError):
     """A ``NotImplementedError`` raised inside PyTorch (not by the exercise's stub)."""
 
@@ -133,44 +143,44 @@ def affine_module(cls) -> CheckResult:
     name = "affine_module"
     ref = _reference_affine_class()
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        return CheckResult(name, "fail", f"expected a class (a subclass of nn.Module), got {describe(cls)}. "
+        return _result(name, "fail", f"expected a class (a subclass of nn.Module), got {describe(cls)}. "
                            "Pass the class itself, without creating an instance: check.affine_module(Affine)",
                            cls, ref)
     d, h = 5, 3
     module, err = _run(cls, d, h)
     if err:
-        return CheckResult(name, err[0], err[1], cls, ref)
+        return _result(name, err[0], err[1], cls, ref)
     params = dict(module.named_parameters())
     if not params:
-        return CheckResult(name, "fail", "your module has no parameters: model.parameters() is empty, so an "
+        return _result(name, "fail", "your module has no parameters: model.parameters() is empty, so an "
                            "optimizer would never update anything.", cls, ref,
                            hints=("wrap W and b in nn.Parameter(...) and assign them to self.W and self.b",))
     for pname, shape in (("W", (d, h)), ("b", (h,))):
         t = getattr(module, pname, None)
         if t is None:
-            return CheckResult(name, "fail", f"no attribute self.{pname}; store the weights as self.W (d, h) and "
+            return _result(name, "fail", f"no attribute self.{pname}; store the weights as self.W (d, h) and "
                                f"the bias as self.b (h,)", cls, ref)
         if not isinstance(t, nn.Parameter):
-            return CheckResult(name, "fail", f"self.{pname} is a plain tensor, not an nn.Parameter, so it is not "
+            return _result(name, "fail", f"self.{pname} is a plain tensor, not an nn.Parameter, so it is not "
                                f"in model.parameters() and the optimizer would skip it.", cls, ref,
                                hints=("use self.W = nn.Parameter(torch.randn(...)) (and the same for b)",))
         if tuple(t.shape) != shape:
             hint = " (that is nn.Linear's layout; here we keep our numpy layout (d, h), so x @ W works)" \
                 if tuple(t.shape) == shape[::-1] else ""
-            return CheckResult(name, "fail", f"self.{pname} has shape {tuple(t.shape)}, expected {shape} for "
+            return _result(name, "fail", f"self.{pname} has shape {tuple(t.shape)}, expected {shape} for "
                                f"Affine({d}, {h}){hint}", cls, ref)
         if t.dtype != torch.float64:
-            return CheckResult(name, "fail", f"self.{pname} is {str(t.dtype).replace('torch.', '')}; this notebook "
+            return _result(name, "fail", f"self.{pname} is {str(t.dtype).replace('torch.', '')}; this notebook "
                                f"computes in float64, and a float64 input times a {t.dtype} parameter raises "
                                f"'expected m1 and m2 to have the same dtype' in the next cell.", cls, ref,
                                hints=("create the tensors with dtype=torch.float64, e.g. torch.zeros(h, "
                                       "dtype=torch.float64) (no .float(), no float32 numpy arrays)",))
     big, err = _run(cls, 1200, 300)
     if err:
-        return CheckResult(name, err[0], f"{err[1]} (creating Affine(1200, 300))", cls, ref)
+        return _result(name, err[0], f"{err[1]} (creating Affine(1200, 300))", cls, ref)
     verdict = _init_scale_verdict(big.W.detach(), big.b.detach(), 1200, 300)
     if verdict:
-        return CheckResult(name, "fail", verdict[0], cls, ref, hints=verdict[1])
+        return _result(name, "fail", verdict[0], cls, ref, hints=verdict[1])
     rng = np.random.default_rng(3)
     x, W, b = rng.normal(size=(4, d)), rng.normal(size=(d, h)), rng.normal(size=h)
     dout = rng.normal(size=(4, h))
@@ -180,19 +190,19 @@ def affine_module(cls) -> CheckResult:
     xt = torch.tensor(x, requires_grad=True)
     out, err = _run(module, xt)
     if err:
-        return CheckResult(name, err[0], err[1], cls, ref)
+        return _result(name, err[0], err[1], cls, ref)
     if not isinstance(out, torch.Tensor):
-        return CheckResult(name, "fail", f"forward returned {returned(out)}; return the tensor x @ self.W + self.b",
+        return _result(name, "fail", f"forward returned {returned(out)}; return the tensor x @ self.W + self.b",
                            cls, ref)
     expected, cache = layers.affine_forward(x, W, b)
     got = out.detach().numpy()
     if got.shape != expected.shape:
-        return CheckResult(name, "fail", f"forward returned shape {got.shape}, expected {expected.shape} for x of "
+        return _result(name, "fail", f"forward returned shape {got.shape}, expected {expected.shape} for x of "
                            f"shape {x.shape}", cls, ref)
     if not np.allclose(got, expected, atol=1e-12):
         if np.allclose(got, x @ W, atol=1e-12):
-            return CheckResult(name, "fail", "forward ignores the bias: return x @ self.W + self.b", cls, ref)
-        return CheckResult(name, "fail", "forward does not compute x @ W + b (compare with affine_forward)", cls, ref)
+            return _result(name, "fail", "forward ignores the bias: return x @ self.W + self.b", cls, ref)
+        return _result(name, "fail", "forward does not compute x @ W + b (compare with affine_forward)", cls, ref)
     out.backward(torch.as_tensor(dout))
     dx, dW, db = layers.affine_backward(dout, cache)
 
@@ -200,9 +210,9 @@ def affine_module(cls) -> CheckResult:
         return t.grad is not None and np.allclose(t.grad.numpy(), expect, atol=1e-12)
 
     if not (agrees(xt, dx) and agrees(module.W, dW) and agrees(module.b, db)):
-        return CheckResult(name, "fail", "the forward values are right but autograd's gradients differ from "
+        return _result(name, "fail", "the forward values are right but autograd's gradients differ from "
                            "affine_backward: did you detach or modify a tensor in place?", cls, ref)
-    return CheckResult(name, "pass", "correct: two registered float64 parameters, He-initialised, and autograd's "
+    return _result(name, "pass", "correct: two registered float64 parameters, He-initialised, and autograd's "
                        "dx, dW, db equal affine_backward's to 1e-12. No backward to write: that is what autograd "
                        "buys you.", cls, ref)
 
@@ -309,7 +319,7 @@ def train_step(fn) -> CheckResult:
     finally:
         torch.set_rng_state(state)
     if err:
-        return CheckResult(name, err[0], err[1], fn, _ref_train_step)
+        return _result(name, err[0], err[1], fn, _ref_train_step)
     params, losses = result
 
     def same(a, b):
@@ -317,27 +327,27 @@ def train_step(fn) -> CheckResult:
 
     if all(same(p, q) for p, q in zip(params, ref_params)):
         if isinstance(losses[0], torch.Tensor):
-            return CheckResult(name, "fail", "the updates are right, but return loss.item() (a Python float), not "
+            return _result(name, "fail", "the updates are right, but return loss.item() (a Python float), not "
                                "the tensor: keeping tensors keeps their whole graph in memory", fn, _ref_train_step)
         try:
             got = np.asarray(losses, dtype=float)
         except (TypeError, ValueError):
             got = None
         if got is None or got.shape != (3,):
-            return CheckResult(name, "fail", f"the updates are right, but return the loss as a float; got "
+            return _result(name, "fail", f"the updates are right, but return the loss as a float; got "
                                f"{returned(losses[0])}", fn, _ref_train_step)
         if not np.allclose(got, ref_losses, atol=1e-12):
-            return CheckResult(name, "fail", "the updates are right, but return the loss of this step's forward "
+            return _result(name, "fail", "the updates are right, but return the loss of this step's forward "
                                "pass (loss.item(), before the update)", fn, _ref_train_step)
-        return CheckResult(name, "pass", "correct: zero_grad, forward, loss, backward, step, three steps matching "
+        return _result(name, "pass", "correct: zero_grad, forward, loss, backward, step, three steps matching "
                            "the reference to 1e-12.", fn, _ref_train_step)
     first_bad = next(i for i, (p, q) in enumerate(zip(params, ref_params), 1) if not same(p, q))
     events = log[first_bad - 1] if len(log) >= first_bad else []
     verdict = _step_order_verdict(events) or _step_order_verdict(log[1] if len(log) > 1 else [])
     if verdict:
-        return CheckResult(name, "fail", f"{verdict[0]} (step {first_bad}: calls seen {events})", fn,
+        return _result(name, "fail", f"{verdict[0]} (step {first_bad}: calls seen {events})", fn,
                            _ref_train_step, hints=verdict[1])
-    return CheckResult(name, "fail", f"after step {first_bad} the parameters differ from the reference, although "
+    return _result(name, "fail", f"after step {first_bad} the parameters differ from the reference, although "
                        f"the calls came in a plausible order ({events}).", fn, _ref_train_step,
                        hints=("the five lines: optimizer.zero_grad(); out = model(X); loss = loss_fn(out, y); "
                               "loss.backward(); optimizer.step(); use the X, y and loss_fn you were given",))
@@ -380,30 +390,30 @@ def evaluate_accuracy(fn) -> CheckResult:
         hook.remove()
         torch.set_rng_state(state)
     if err:
-        return CheckResult(name, err[0], err[1], fn, _ref_evaluate)
+        return _result(name, err[0], err[1], fn, _ref_evaluate)
     if not seen:
-        return CheckResult(name, "fail", "your function never called the model", fn, _ref_evaluate)
+        return _result(name, "fail", "your function never called the model", fn, _ref_evaluate)
     if any(grad for grad, _ in seen):
-        return CheckResult(name, "fail", "the model ran with gradient tracking on.", fn, _ref_evaluate,
+        return _result(name, "fail", "the model ran with gradient tracking on.", fn, _ref_evaluate,
                            hints=("wrap the forward pass in `with torch.no_grad():` (no graph is built: less memory, "
                                   "faster)",))
     if any(training for _, training in seen):
-        return CheckResult(name, "fail", "the model was still in training mode, so dropout was active and the "
+        return _result(name, "fail", "the model was still in training mode, so dropout was active and the "
                            "accuracy is random.", fn, _ref_evaluate, hints=("call model.eval() before evaluating",))
     if isinstance(value, torch.Tensor):
         value = value.item() if value.numel() == 1 else value
     try:
         value = float(value)
     except (TypeError, ValueError):
-        return CheckResult(name, "fail", f"return the accuracy as a float, got {returned(value)}", fn, _ref_evaluate)
+        return _result(name, "fail", f"return the accuracy as a float, got {returned(value)}", fn, _ref_evaluate)
     expected = _ref_evaluate(copy.deepcopy(model), X, y)
     if abs(value - 100 * expected) < 1e-6 and expected:
-        return CheckResult(name, "fail", "return a fraction in [0, 1], not a percentage", fn, _ref_evaluate)
+        return _result(name, "fail", "return a fraction in [0, 1], not a percentage", fn, _ref_evaluate)
     if abs(value - expected) > 1e-6:
-        return CheckResult(name, "fail", f"returned {value:.4f}, expected {expected:.4f}.", fn, _ref_evaluate,
+        return _result(name, "fail", f"returned {value:.4f}, expected {expected:.4f}.", fn, _ref_evaluate,
                            hints=("the prediction is the argmax over the class axis (dim=1), compared with y; the "
                                   "accuracy is the mean of those matches",))
-    return CheckResult(name, "pass", "correct: eval() mode, no graph built, argmax over classes.", fn, _ref_evaluate)
+    return _result(name, "pass", "correct: eval() mode, no graph built, argmax over classes.", fn, _ref_evaluate)
 
 
 # ------------------------------------------------------------------------ the training loop
@@ -496,56 +506,56 @@ def fit_loop(fn) -> CheckResult:
     finally:
         torch.set_rng_state(state)
     if err:
-        return CheckResult(name, err[0], err[1], fn, _ref_fit)
+        return _result(name, err[0], err[1], fn, _ref_fit)
     if not isinstance(value, dict) or not {"train_loss", "val_acc"} <= set(value):
-        return CheckResult(name, "fail", f"return the history as a dict {{'train_loss': [...], 'val_acc': [...]}}; "
+        return _result(name, "fail", f"return the history as a dict {{'train_loss': [...], 'val_acc': [...]}}; "
                            f"got {returned(value)}", fn, _ref_fit)
     for key in ("train_loss", "val_acc"):
         entries = value[key]
         if not hasattr(entries, "__len__") or len(entries) != _FIT_EPOCHS:
             got = len(entries) if hasattr(entries, "__len__") else describe(entries)
-            return CheckResult(name, "fail", f"history['{key}'] has {got} entries for {_FIT_EPOCHS} epochs: append "
+            return _result(name, "fail", f"history['{key}'] has {got} entries for {_FIT_EPOCHS} epochs: append "
                                f"one value per epoch (after the epoch's last batch).", fn, _ref_fit)
         if any(isinstance(v, torch.Tensor) for v in entries):
-            return CheckResult(name, "fail", f"history['{key}'] holds tensors; store Python floats (loss.item(), "
+            return _result(name, "fail", f"history['{key}'] holds tensors; store Python floats (loss.item(), "
                                f"or the float my_evaluate returns)", fn, _ref_fit)
     train_forwards = [training for grad, training in seen if grad]
     n_batches = len(steps)
     if any(not training for training in train_forwards):
-        return CheckResult(name, "fail", "some training batches ran in eval mode: after the first epoch's "
+        return _result(name, "fail", "some training batches ran in eval mode: after the first epoch's "
                            "evaluation the model stayed in eval() mode, so dropout was off while training.", fn,
                            _ref_fit, hints=("call model.train() at the start of every epoch (my_evaluate switches "
                                             "the model to eval mode)",))
     if len(train_forwards) != n_batches:
-        return CheckResult(name, "fail", f"the model was trained on {len(train_forwards)} batches; {_FIT_EPOCHS} epochs "
+        return _result(name, "fail", f"the model was trained on {len(train_forwards)} batches; {_FIT_EPOCHS} epochs "
                            f"of {n_batches // _FIT_EPOCHS} batches are {n_batches}.", fn, _ref_fit,
                            hints=("loop `for Xb, yb in loader:` inside the epoch loop: each pass over the loader "
                                   "is one epoch (a new shuffle each time); an iterator made once is used up after "
                                   "the first epoch",))
     same_params = all(torch.allclose(p, q, atol=1e-10) for p, q in zip(model.parameters(), ref_model.parameters()))
     if not same_params:
-        return CheckResult(name, "fail", "after training, the parameters differ from the reference loop's.", fn,
+        return _result(name, "fail", "after training, the parameters differ from the reference loop's.", fn,
                            _ref_fit, hints=("does check.train_step(my_train_step) pass? Call it once per batch with "
                                             "the batch (Xb, yb), the optimizer and loss_fn you were given",))
     got = [float(v) for v in value["train_loss"]]
     if not _allclose(got, ref["train_loss"]):
         for label, alt in _fit_alternatives(steps).items():
             if _allclose(got, alt):
-                return CheckResult(name, "fail", f"history['train_loss'] is {label}, not each epoch's mean "
+                return _result(name, "fail", f"history['train_loss'] is {label}, not each epoch's mean "
                                    f"loss per sample.", fn, _ref_fit,
                                    hints=("the last batch holds 2 samples, the others 16: add loss * len(yb) for "
                                           "each batch and divide by the number of samples at the end of the epoch",))
-        return CheckResult(name, "fail", f"history['train_loss'] is {[round(v, 5) for v in got]}, expected "
+        return _result(name, "fail", f"history['train_loss'] is {[round(v, 5) for v in got]}, expected "
                            f"{[round(v, 5) for v in ref['train_loss']]}.", fn, _ref_fit,
                            hints=("use the loss each training step returned (before its update), weighted by the "
                                   "batch size, divided by the number of samples",))
     got = [float(v) for v in value["val_acc"]]
     if not _allclose(got, ref["val_acc"], tol=1e-6):         # an accuracy k/m computed in float32 is fine
-        return CheckResult(name, "fail", f"history['val_acc'] is {[round(v, 4) for v in got]}, expected "
+        return _result(name, "fail", f"history['val_acc'] is {[round(v, 4) for v in got]}, expected "
                            f"{[round(v, 4) for v in ref['val_acc']]}.", fn, _ref_fit,
                            hints=("after each epoch's last batch: my_evaluate(model, X_val, y_val), on the "
                                   "validation data (not the training batches)",))
-    return CheckResult(name, "pass", f"correct: {_FIT_EPOCHS} epochs of {n_batches // _FIT_EPOCHS} batches (the last "
+    return _result(name, "pass", f"correct: {_FIT_EPOCHS} epochs of {n_batches // _FIT_EPOCHS} batches (the last "
                        f"one smaller), model.train() each epoch, the per-sample mean loss and the validation "
                        f"accuracy match the reference loop.", fn, _ref_fit)
 
