@@ -147,6 +147,22 @@ def test_dropout_rejects_wrong_answers(forward, backward, words):
     assert not r.passed and words in r.message, r.message
 
 
+def test_dropout_odd_returns_are_failures_not_crashes():
+    def none_at_p0(x, p, train, rng):
+        return None if p == 0 else _fwd()(x, p, train, rng)
+
+    def eval_none(x, p, train, rng):
+        return (None, None) if not train else _fwd()(x, p, train, rng)
+
+    def backward_dict(dout, cache):
+        return {"dx": dout} if cache is None else _bwd(dout, cache)
+
+    for fwd, bwd in [(none_at_p0, _bwd), (eval_none, _bwd), (_fwd(), backward_dict),
+                     (lambda x, p, train, rng: "out", _bwd)]:
+        r = check.dropout(fwd, bwd)
+        assert r.status == "fail", r
+
+
 def test_dropout_stub_and_reference():
     assert check.dropout(_stub, _stub).status == "todo"
     assert "backward" in check.dropout(_fwd(), None).message

@@ -161,6 +161,17 @@ class _DropoutReference:
     backward = staticmethod(R.dropout_backward)
 
 
+def _array(value):
+    """A learner's returned array as float64, or None when it is not one (None, a dict, text...)."""
+    if value is None or isinstance(value, (str, bytes, dict)):
+        return None
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return arr if arr.ndim else None
+
+
 def _dropout_fail(message, fns, hints=()):
     return _fail("dropout", message, fns, _ref_dropout(), hints)
 
@@ -201,7 +212,7 @@ def dropout(forward, backward=None) -> CheckResult:
         return _dropout_fail(f"forward returned {returned(res)} {where}; return a pair (out, cache).", fns,
                              ("The cache is whatever backward needs: at least the mask (and the keep probability).",))
     out, cache = res
-    out = np.asarray(out, dtype=float) if out is not None else None
+    out = _array(out)
     if out is None or out.shape != x.shape:
         return _dropout_fail(f"out has {'no value' if out is None else 'shape ' + str(out.shape)}, expected "
                              f"{x.shape} {where}.", fns)
@@ -242,7 +253,8 @@ def dropout(forward, backward=None) -> CheckResult:
     again, err = _call(forward, (x.copy(), p, True, np.random.default_rng(1)))
     if err:
         return CheckResult(name, err[0], f"{err[1]} {where}.", fns, ref)
-    if not np.array_equal(np.asarray(again[0]) != 0, kept):
+    if not isinstance(again, (tuple, list)) or _array(again[0]) is None or \
+            not np.array_equal(_array(again[0]) != 0, kept):
         return _dropout_fail("two calls with the same seeded rng gave different masks: draw the mask from the rng "
                              "argument (rng.random(x.shape)), not from np.random or a generator of your own.", fns)
     rng = np.random.default_rng(2)
@@ -250,7 +262,7 @@ def dropout(forward, backward=None) -> CheckResult:
     second, err2 = _call(forward, (x.copy(), p, True, rng))
     if err1 or err2:
         return CheckResult(name, "fail", f"{(err1 or err2)[1]} {where}.", fns, ref)
-    if np.array_equal(np.asarray(first[0]) != 0, np.asarray(second[0]) != 0):
+    if np.array_equal(_array(first[0]) != 0, _array(second[0]) != 0):
         return _dropout_fail("two forward passes with the same rng object drew the same mask: each forward pass "
                              "needs a new mask (do not re-seed inside the function).", fns)
     # backward: the forward's mask, the same scale
@@ -258,7 +270,7 @@ def dropout(forward, backward=None) -> CheckResult:
     bwhere = "in the backward pass after that forward pass"
     if err:
         return CheckResult(name, err[0], err[1] if err[0] == "todo" else f"{err[1]} {bwhere}.", fns, ref)
-    dx = None if dx is None else np.asarray(dx, dtype=float)
+    dx = _array(dx)
     if dx is None or dx.shape != x.shape:
         return _dropout_fail(f"backward returned {returned(dx) if dx is None else 'shape ' + str(dx.shape)} "
                              f"{bwhere}; expected an array shaped like dout {x.shape}.", fns)
@@ -288,7 +300,9 @@ def dropout(forward, backward=None) -> CheckResult:
         return CheckResult(name, "fail", f"{err[1]} {ewhere}.", fns, ref)
     if not isinstance(res, (tuple, list)) or len(res) != 2:
         return _dropout_fail(f"forward returned {returned(res)} {ewhere}; return a pair (out, cache).", fns)
-    oute = np.asarray(res[0], dtype=float)
+    oute = _array(res[0])
+    if oute is None:
+        return _dropout_fail(f"out is {returned(res[0])} {ewhere}; expected an array shaped like x.", fns)
     if oute.shape != xe.shape or not np.allclose(oute, xe, rtol=1e-12, atol=0):
         if oute.shape == xe.shape and np.allclose(oute, 0.5 * xe):
             hint = ("you multiplied by 1 - p in evaluation mode: that is the old, non-inverted dropout; with the "
@@ -300,15 +314,17 @@ def dropout(forward, backward=None) -> CheckResult:
             hint = ("in evaluation mode dropout must return x unchanged.",)
         return _dropout_fail(f"{hint[0]} Seen {ewhere}.", fns)
     dxe, err = _call(backward, (np.ones_like(xe), res[1]))
-    if err or dxe is None or not np.allclose(np.asarray(dxe, dtype=float), 1.0):
+    dxe = None if err else _array(dxe)
+    if dxe is None or dxe.shape != xe.shape or not np.allclose(dxe, 1.0):
         return _dropout_fail(f"backward after an evaluation-mode forward must return dout unchanged "
                              f"({err[1] if err else 'it did not'}).", fns,
                              ("Remember in the cache that nothing was dropped (e.g. a mask of ones and q = 1).",))
     # p = 0 in training mode: the identity as well
     res, err = _call(forward, (xe.copy(), 0.0, True, np.random.default_rng(4)))
-    if err or not np.allclose(np.asarray(res[0], dtype=float), xe):
+    out0 = _array(res[0]) if not err and isinstance(res, (tuple, list)) and len(res) == 2 else None
+    if err or out0 is None or out0.shape != xe.shape or not np.allclose(out0, xe):
         return _dropout_fail(f"with p = 0 nothing is dropped and nothing rescaled, but your forward "
-                             f"{err[1] if err else 'changed x'}.", fns)
+                             f"{err[1] if err else 'returned ' + returned(res) if out0 is None else 'changed x'}.", fns)
     return CheckResult(name, "pass", "correct: each unit kept with probability 1 - p and divided by it; the backward "
                        "pass reuses the mask; evaluation mode is the identity.", fns, ref)
 
