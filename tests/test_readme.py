@@ -1,0 +1,26 @@
+"""README and instructor guide agree: one source of truth for what each notebook is and how long it takes."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+GUIDE = (ROOT / "notebooks" / "README.md").read_text(encoding="utf-8")
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def readme_rows():
+    return {m.group(1): (m.group(2), int(m.group(3)))
+            for m in re.finditer(r"^\| (\d\d) \| \[[^\]]+\]\(notebooks/([^)]+)\) \|.*\| (\d+) \|$", README, flags=re.M)}
+
+
+def test_the_readme_table_has_one_row_per_notebook_in_order():
+    rows = readme_rows()
+    assert [f for f, _ in rows.values()] == [p.name for p in NOTEBOOKS]
+    assert all(f.startswith(n) for n, (f, _) in rows.items())
+
+
+def test_minutes_agree_with_the_instructor_guide():
+    guide = {m.group(1): int(m.group(2)) for m in re.finditer(r"^### (\d\d) · .*\((\d+) min\)$", GUIDE, flags=re.M)}
+    readme = {n: minutes for n, (_, minutes) in readme_rows().items()}
+    assert guide == readme, f"guide {guide} vs README {readme}"
