@@ -187,8 +187,10 @@ def test_looks_like_probs_rejects_plausible_wrong_answers(fn, hint):
     assert r.status == "fail" and hint in r.message, r.message
 
 
-def test_looks_like_probs_stub():
+def test_looks_like_probs_stub_and_non_bool():
     assert check.looks_like_probs(_stub).status == "todo"
+    r = check.looks_like_probs(lambda z: np.isclose(z.sum(1), 1))        # an array of row verdicts
+    assert r.status == "fail" and "return True or False" in r.message
 
 
 # -------------------------------------------------------------------------- flat_features
