@@ -370,18 +370,22 @@ def init_params(sizes, init: str = "he", seed=0) -> list:
 
 # ------------------------------------------------------------------------- the L-layer network
 def _layer_params(params, where, d=None):
-    """Check ``params``, a list of L pairs (W_l (d_{l-1}, d_l), b_l (d_l,)); return them as float arrays."""
+    """Check the structure and shapes of ``params``, a list of L pairs (W_l (d_{l-1}, d_l), b_l (d_l,)); return it."""
     if not isinstance(params, (list, tuple)) or not params or not all(
             isinstance(p, (list, tuple)) and len(p) == 2 for p in params):
         raise TypeError(f"{where}: params must be a list of (W, b) pairs, one per layer, got {_what(params)}"
                         + (" (a dict: use the list [(W1, b1), (W2, b2), ...])" if isinstance(params, dict) else ""))
-    out = []
-    for l, (W, b) in enumerate(params):
-        W = _array(W, f"params[{l}][0] (W{l + 1})", where, (d, None), meaning="(d_in, d_out)", finite=False)
-        b = _array(b, f"params[{l}][1] (b{l + 1})", where, (W.shape[1],), finite=False)
-        out.append((W, b))
-        d = W.shape[1]
-    return out
+    for l, (W, b) in enumerate(params):     # shapes only (cheap); affine_forward converts the values
+        try:
+            sW, sb = tuple(np.shape(W)), tuple(np.shape(b))
+        except (TypeError, ValueError):
+            sW = sb = None
+        if sW is None or len(sW) != 2 or (d is not None and sW[0] != d) or sb != (sW[1],):
+            W = _array(W, f"params[{l}][0] (W{l + 1})", where, (d, None), meaning="(d_in, d_out)", finite=False)
+            _array(b, f"params[{l}][1] (b{l + 1})", where, (W.shape[1],), finite=False)
+            sW = W.shape
+        d = sW[1]
+    return params
 
 
 def mlp_forward(X, params, activation: str = "relu"):
@@ -395,7 +399,7 @@ def mlp_forward(X, params, activation: str = "relu"):
     ``(affine_cache, activation_cache)``; the last layer's activation_cache is None.
     """
     act_f, _ = ACTIVATIONS[_choice(activation, "activation", "mlp_forward", ACTIVATIONS)]
-    params = _layer_params(params, "mlp_forward", as_float_array(X, "X", "mlp_forward", ndim=2).shape[1])
+    params = _layer_params(params, "mlp_forward", np.shape(X)[1] if np.ndim(X) == 2 else None)   # X: affine_forward
     h, caches = X, []
     for l, (W, b) in enumerate(params):
         h, aff_cache = affine_forward(h, W, b)
