@@ -15,6 +15,7 @@ import numpy as np
 from .. import conv as _conv
 from .._validate import as_float_array, describe
 from ._base import Explorer, new_figure
+from ._presets import apply_preset
 
 __all__ = ["KERNELS", "feature_maps", "kernel_explorer"]
 
@@ -166,11 +167,4 @@ def kernel_explorer(images=None, labels=None, filters=None, conv=None, preset=No
             explorer._muted = was_muted
 
     controls["kernel"].observe(sync_entries, names="value")
-    if isinstance(preset, str):
-        explorer.preset(preset)
-    elif isinstance(preset, dict):
-        explorer.set(**preset)
-    elif preset is not None:
-        raise TypeError(f"{explorer.title}: preset must be a kernel name or a dict of control values, "
-                        f"got {describe(preset)}")
-    return explorer
+    return apply_preset(explorer, preset, "a kernel name")

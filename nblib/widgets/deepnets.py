@@ -22,6 +22,7 @@ import numpy as np
 from ..norm import DeepMLP, clip_grad_norm
 from ..plots import BLUE, ORANGE, VERMILION
 from ._base import Explorer, new_figure
+from ._presets import apply_preset, check_preset
 
 __all__ = ["DEEPNET_PRESETS", "layer_stats", "deepnet_explorer"]
 
@@ -86,9 +87,7 @@ def deepnet_explorer(preset=None, cache_size: int = 64) -> Explorer:
     max_norm as a line: after clipping no layer's gradient lies above it. ``preset``: a name
     of :data:`DEEPNET_PRESETS` or a dict of settings.
     """
-    if preset is not None and not isinstance(preset, (str, dict)):
-        raise TypeError(f"deepnet_explorer: preset must be a preset name or a dict of control values, "
-                        f"got {type(preset).__name__} {preset!r}")
+    check_preset("deepnet_explorer", preset)        # before the (slow) build
     style = {"description_width": "initial"}
     controls = {
         "depth": widgets.IntSlider(value=10, min=2, max=MAX_DEPTH, description="hidden layers", style=style),
@@ -155,8 +154,4 @@ def deepnet_explorer(preset=None, cache_size: int = 64) -> Explorer:
                         presets=DEEPNET_PRESETS, dynamic=[act_line, grad_line, clip_line, max_line],
                         background_key=lambda **v: 0)
     explorer.cache = cache
-    if isinstance(preset, str):
-        explorer.preset(preset)
-    elif isinstance(preset, dict):
-        explorer.set(**preset)
-    return explorer
+    return apply_preset(explorer, preset)

@@ -32,6 +32,7 @@ from ..plots import BLACK, BLUE, GREEN, ORANGE, VERMILION, loss_contour
 from ..surfaces import SURFACES, get_surface
 from .._validate import describe
 from ._base import Explorer, new_figure
+from ._presets import apply_preset
 
 __all__ = ["gd_run", "gd_explorer", "GD_PRESETS", "race_path", "race_run", "make_optimizer",
            "optimizer_race", "RACE_PRESETS", "RACE_RATES", "RACE_USES", "on_rate_grid",
@@ -158,7 +159,7 @@ def gd_explorer(preset=None, x=None, y=None) -> Explorer:
     explorer = Explorer(f"Gradient descent on the line (2/λ_max = {critical:.4f})", controls, update, fig,
                         presets=GD_PRESETS, dynamic=[path_line, start_dot, loss_line, fit_line, note],
                         background_key=lambda lr, steps, w0, b0: _axis_end(steps, GD_STEP_AXES))
-    _apply_preset(explorer, preset)
+    apply_preset(explorer, preset)
     return explorer
 
 
@@ -171,18 +172,6 @@ RACE_STEP_AXES = (50, 100, 200, 500, 1000)
 def _axis_end(steps, ends):
     steps = max(int(steps), 1)
     return next((e for e in ends if e >= steps), steps)
-
-
-def _apply_preset(explorer, preset):
-    if preset is None:
-        return
-    if isinstance(preset, str):
-        explorer.preset(preset)
-    elif isinstance(preset, dict):
-        explorer.set(**preset)
-    else:
-        raise TypeError(f"{explorer.title}: preset must be a preset name or a dict of control values, "
-                        f"got {type(preset).__name__}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -537,5 +526,5 @@ def optimizer_race(preset=None, rules=None) -> Explorer:
                              dynamic=list(paths.values()) + list(exits.values()) + list(curves.values()),
                              background_key=lambda surface, optimizers, lr, lr_adaptive, beta1, rho, beta2, steps:
                              (surface, _axis_end(steps, RACE_STEP_AXES)))
-    _apply_preset(explorer, preset)
+    apply_preset(explorer, preset)
     return explorer

@@ -8,6 +8,7 @@ import numpy as np
 from .. import losses as L
 from ..plots import BLUE, ORANGE, VERMILION
 from ._base import Explorer, new_figure
+from ._presets import apply_preset
 
 __all__ = ["loss_values", "loss_explorer", "LOSS_PRESETS"]
 
@@ -107,11 +108,4 @@ def loss_explorer(preset=None) -> Explorer:
     explorer = Explorer("Loss explorer", controls, update, fig, presets=LOSS_PRESETS,
                         dynamic=[mse_dot, mse_g_dot, bce_dot, bce_g_dot, sq_g_dot],
                         background_key=lambda y_hat, y, z, label: (y, label))
-    if isinstance(preset, str):
-        explorer.preset(preset)
-    elif isinstance(preset, dict):
-        explorer.set(**preset)
-    elif preset is not None:
-        raise TypeError(f"{explorer.title}: preset must be a preset name or a dict of control values, "
-                        f"got {type(preset).__name__} {preset!r}")
-    return explorer
+    return apply_preset(explorer, preset)
