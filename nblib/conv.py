@@ -36,7 +36,7 @@ product ``cols @ W.reshape(F, -1).T``. They are tested equal to the loop version
 Max-pooling ties: the gradient goes to the **first** maximum of the window in row-major
 order (top row first, left to right), which is what PyTorch does on the CPU.
 
-:class:`SmallCNN` is the source article's network, fixed (poolings added) and shrunk to
+``SmallCNN`` is the source article's network, fixed (poolings added) and shrunk to
 the 8x8 digits: conv 3x3 -> ReLU -> 2x2 max-pool -> conv 3x3 -> ReLU -> 2x2 max-pool ->
 flatten -> affine -> ReLU -> affine.
 """
@@ -74,7 +74,7 @@ def _int(x, name, where, *, minimum):
 
 def output_size(size, kernel, stride=1, pad=0) -> int:
     r"""Output length of a convolution or pooling along one axis:
-    :math:`\lfloor (\text{size} + 2\,\text{pad} - \text{kernel}) / \text{stride} \rfloor + 1`.
+    ⌊(size + 2·pad − kernel) / stride⌋ + 1.
 
     All arguments are integers (``size``, ``kernel``, ``stride`` >= 1, ``pad`` >= 0); the
     division is an integer (floor) division, as PyTorch's default ``ceil_mode=False``.
@@ -96,7 +96,7 @@ def flatten_size(in_shape, layers) -> int:
 
     ``in_shape``: ``(C, H, W)`` of one image. ``layers``: a list of
     ``("conv", out_channels, kernel, stride, pad)`` and ``("pool", kernel, stride)`` tuples,
-    in order. Each layer changes ``H`` and ``W`` by :func:`output_size`; a conv sets the
+    in order. Each layer changes ``H`` and ``W`` by ``output_size()``; a conv sets the
     channels to ``out_channels``; a pool keeps them. Returns ``C * H * W`` at the end (an int).
 
     >>> flatten_size((1, 28, 28), [("conv", 32, 3, 1, 1), ("conv", 64, 3, 1, 1)])   # the article, as printed
@@ -227,7 +227,7 @@ def _im2col(xp, HH, WW, stride):
 def conv_forward(x, W, b, stride=1, pad=0):
     """Fast convolution (im2col + one matrix product); returns ``(out, cache)``.
 
-    Shapes as :func:`conv_forward_naive`. ``cache = (x, W, stride, pad, cols)`` with
+    Shapes as ``conv_forward_naive()``. ``cache = (x, W, stride, pad, cols)`` with
     ``cols`` the ``(N H' W', C HH WW)`` im2col matrix.
     """
     x, W, b, stride, pad = _check_conv(x, W, b, stride, pad, "conv_forward")
@@ -238,11 +238,11 @@ def conv_forward(x, W, b, stride=1, pad=0):
 
 
 def conv_backward(dout, cache):
-    r"""Backward pass of :func:`conv_forward`: ``(dx, dW, db)`` shaped like ``(x, W, b)``.
+    r"""Backward pass of ``conv_forward()``: ``(dx, dW, db)`` shaped like ``(x, W, b)``.
 
-    With ``D`` = ``dout`` as an ``(N H' W', F)`` matrix: :math:`dW = D^\top \text{cols}`
-    (a correlation of the input with ``dout``), :math:`db = \sum D` over rows, and
-    :math:`d\text{cols} = D\, W_{\text{mat}}`, whose rows are added back onto the windows
+    With ``D`` = ``dout`` as an ``(N H' W', F)`` matrix: dW = Dᵀ cols
+    (a correlation of the input with ``dout``), db = Σ D over rows, and
+    dcols = D W_mat, whose rows are added back onto the windows
     they came from (col2im). For stride 1 this ``dx`` equals the *full convolution* of
     ``dout`` with the flipped kernel (notebook 10 checks it).
     """
@@ -265,13 +265,13 @@ def conv_backward(dout, cache):
 
 
 def conv2d(x, W, b, stride=1, pad=0):
-    """``out`` of :func:`conv_forward` (same arguments), without the cache."""
+    """``out`` of ``conv_forward()`` (same arguments), without the cache."""
     return conv_forward(x, W, b, stride, pad)[0]
 
 
 def conv2d_backward(dout, x, W, stride=1, pad=0):
     """``(dx, dW, db)`` of the convolution, from the layer's input (same signature as
-    :func:`conv_backward_naive`, fast)."""
+    ``conv_backward_naive()``, fast)."""
     where = "conv2d_backward"
     x = as_float_array(x, "x", where, ndim=4)
     W = as_float_array(W, "W", where, ndim=4)
@@ -353,7 +353,7 @@ def maxpool_forward(x, size=2, stride=None):
 
 
 def maxpool_backward(dout, cache):
-    """Backward pass of :func:`maxpool_forward`: ``dx`` shaped like the input; each ``dout``
+    """Backward pass of ``maxpool_forward()``: ``dx`` shaped like the input; each ``dout``
     element goes to its window's (first) maximum, overlapping windows add up."""
     if not isinstance(cache, tuple) or len(cache) != 4:
         raise TypeError(f"maxpool_backward: cache must be the tuple returned by maxpool_forward, "
@@ -365,12 +365,12 @@ def maxpool_backward(dout, cache):
 
 
 def maxpool2d(x, size=2, stride=None):
-    """``out`` of :func:`maxpool_forward`, without the cache."""
+    """``out`` of ``maxpool_forward()``, without the cache."""
     return maxpool_forward(x, size, stride)[0]
 
 
 def maxpool2d_backward(dout, x, size=2, stride=None):
-    """``dx`` of max-pooling from the layer's input (same signature as :func:`maxpool_backward_naive`, fast)."""
+    """``dx`` of max-pooling from the layer's input (same signature as ``maxpool_backward_naive()``, fast)."""
     return maxpool_backward(dout, maxpool_forward(x, size, stride)[1])
 
 
@@ -382,7 +382,7 @@ def avgpool_forward(x, size=2, stride=None):
 
 
 def avgpool_backward(dout, cache):
-    """Backward of :func:`avgpool_forward`: each ``dout`` element is shared equally,
+    """Backward of ``avgpool_forward()``: each ``dout`` element is shared equally,
     ``dout / size**2``, by every pixel of its window."""
     if not isinstance(cache, tuple) or len(cache) != 3:
         raise TypeError(f"avgpool_backward: cache must be the tuple returned by avgpool_forward, "
@@ -430,12 +430,12 @@ class SmallCNN:
     image_size : ``(H, W)`` of the input images (8x8 digits; MNIST: 28x28).
     seed : int or ``numpy.random.Generator`` for the He-normal initial weights (biases 0).
     conv, conv_backward, pool_backward : the layer functions to use, with the signatures of
-        :func:`conv2d`, :func:`conv2d_backward` and :func:`maxpool2d_backward` (the fast
+        ``conv2d()``, ``conv2d_backward()`` and ``maxpool2d_backward()`` (the fast
         ones by default); pass a learner's loop versions to run the network on them.
 
     ``params``: ``{"W1": (c1, 1, 3, 3), "b1": (c1,), "W2": (c2, c1, 3, 3), "b2": (c2,),
     "W3": (c2*h*w, hidden), "b3": (hidden,), "W4": (hidden, 10), "b4": (10,)}``; ``W3``
-    and ``W4`` are ``(d_in, d_out)`` as in :mod:`nblib.layers` (PyTorch's ``Linear`` stores the transpose).
+    and ``W4`` are ``(d_in, d_out)`` as in ``nblib.layers`` (PyTorch's ``Linear`` stores the transpose).
     """
 
     def __init__(self, channels=(8, 16), hidden=64, image_size=(8, 8), seed=0,
@@ -491,7 +491,7 @@ class SmallCNN:
     def forward(self, X, keep=None) -> np.ndarray:
         """Logits ``(N, 10)`` for images ``X`` ``(N, 1, H, W)`` (or ``(N, H, W)``, ``(N, H*W)``).
 
-        Keeps what :meth:`backward` needs. ``keep``: an optional dict that receives the
+        Keeps what ``backward()`` needs. ``keep``: an optional dict that receives the
         intermediate feature maps (``"conv1"``, ``"pool1"``, ``"conv2"``, ``"pool2"``, ``"flat"``).
         """
         p = self.params

@@ -10,9 +10,9 @@ The IDX format: a 4-byte magic number ``0x00 0x00 <type> <ndim>`` (type ``0x08``
 unsigned byte), then ``ndim`` big-endian uint32 sizes, then the values, row-major.
 Images are ``(n, 28, 28)`` uint8 (0 = background, 255 = ink), labels ``(n,)`` uint8.
 
-* :func:`read_idx` -- one IDX file (plain or ``.gz``) as a numpy array;
-* :func:`load_mnist` -- the images and labels of one split from a folder, as
-  ``(images (n, 1, 28, 28) float64 in [0, 1], labels (n,) int64)``, NCHW for :mod:`nblib.conv`.
+* ``read_idx()`` -- one IDX file (plain or ``.gz``) as a numpy array;
+* ``load_mnist()`` -- the images and labels of one split from a folder, as
+  ``(images (n, 1, 28, 28) float64 in [0, 1], labels (n,) int64)``, NCHW for ``nblib.conv``.
 
 ``torchvision.datasets.MNIST(root)`` keeps the same files under ``root/MNIST/raw/``, so
 a folder prepared by the article's code works too.
@@ -104,7 +104,7 @@ def _find(root, split, where):
 
 
 def load_mnist(root, split: str = "train", limit=None):
-    """MNIST's ``split`` from the IDX files under ``root`` (see :func:`find_mnist`); nothing is downloaded.
+    """MNIST's ``split`` from the IDX files under ``root`` (see ``find_mnist()``); nothing is downloaded.
 
     Returns ``(images, labels)``: ``images`` ``(n, 1, 28, 28)`` float64 in ``[0, 1]`` (pixel / 255),
     NCHW; ``labels`` ``(n,)`` int64 in 0..9. ``limit``: keep only the first ``limit`` images.

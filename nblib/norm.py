@@ -1,6 +1,6 @@
 """Batch normalisation, gradient clipping and a deep MLP that uses them (notebook 07).
 
-Batch normalisation（批量规范化）as forward/backward pairs in the style of :mod:`nblib.layers`::
+Batch normalisation（批量规范化）as forward/backward pairs in the style of ``nblib.layers``::
 
     out, cache = batchnorm_forward(x, gamma, beta, bn_param)   # bn_param holds mode and running stats
     dx, dgamma, dbeta = batchnorm_backward(dout, cache)         # step by step through the graph
@@ -9,15 +9,15 @@ Batch normalisation（批量规范化）as forward/backward pairs in the style o
 Conventions (those of ``torch.nn.BatchNorm1d``, so the two agree to rounding in float64):
 
 * training mode normalises with the batch mean and the **biased** variance
-  :math:`\\sigma^2_B = \\frac1n\\sum_i (x_i-\\mu_B)^2`; eps goes inside the square root;
+  σ²_B = (1/n) Σᵢ (xᵢ − μ_B)²; eps goes inside the square root;
 * the running statistics are updated as ``running = (1 - momentum) * running + momentum * batch``
   with ``momentum = 0.1``, and the running variance uses the **unbiased** batch variance
   (divided by ``n - 1``); they start at mean 0 and variance 1;
 * evaluation mode normalises with the running statistics and changes nothing.
 
-Also here: :func:`clip_grad_norm` (gradient clipping by the global norm, as
-``torch.nn.utils.clip_grad_norm_``), :class:`DeepMLP` (affine → [batch norm] → activation,
-repeated) and :func:`train_sgd` (full-batch gradient descent with optional clipping, which
+Also here: ``clip_grad_norm()`` (gradient clipping by the global norm, as
+``torch.nn.utils.clip_grad_norm_``), ``DeepMLP`` (affine → [batch norm] → activation,
+repeated) and ``train_sgd()`` (full-batch gradient descent with optional clipping, which
 reports divergence instead of returning NaN).
 """
 
@@ -131,7 +131,7 @@ def _bn_cache(cache, where, keys):
 
 
 def batchnorm_backward(dout, cache):
-    r"""Backward pass of :func:`batchnorm_forward`, one node of the graph at a time.
+    r"""Backward pass of ``batchnorm_forward()``, one node of the graph at a time.
 
     Training mode walks back through ``out = gamma*xhat + beta``, ``xhat = xc * istd``,
     ``istd = 1/std``, ``std = sqrt(var + eps)``, ``var = mean(xc**2)``, ``xc = x - mu``,
@@ -168,14 +168,14 @@ def batchnorm_backward(dout, cache):
 
 
 def batchnorm_backward_compact(dout, cache):
-    r"""The backward pass of :func:`batchnorm_forward` in one formula (training mode):
+    r"""The backward pass of ``batchnorm_forward()`` in one formula (training mode):
 
     .. math:: dx = \frac{1}{n\,\text{std}}\Big(n\,d\hat x - \textstyle\sum_i d\hat x_i
               - \hat x \sum_i d\hat x_i \odot \hat x_i\Big),\qquad d\hat x = \text{dout}\odot\gamma,
 
     which needs only ``xhat``, ``std``, ``gamma`` and ``mode`` from the cache. Evaluation
     mode: ``dx = dout * gamma / std``. Returns ``(dx, dgamma, dbeta)`` like
-    :func:`batchnorm_backward` (equal to it up to rounding).
+    ``batchnorm_backward()`` (equal to it up to rounding).
     """
     where = "batchnorm_backward_compact"
     c = _bn_cache(cache, where, ("xhat", "std", "gamma", "mode"))
@@ -198,8 +198,8 @@ def batchnorm_backward_compact(dout, cache):
 def clip_grad_norm(grads: dict, max_norm: float, eps: float = 1e-6):
     r"""Gradient clipping（梯度裁剪）by the global norm, as ``torch.nn.utils.clip_grad_norm_``.
 
-    :math:`g = \sqrt{\sum_k \lVert \text{grads}_k\rVert^2}` over *all* arrays together; every
-    array is multiplied by :math:`\min(1, \text{max\_norm}/(g + \epsilon))`, so the direction of
+    g = √(Σₖ ‖grads[k]‖²) over *all* arrays together; every
+    array is multiplied by min(1, max_norm / (g + eps)), so the direction of
     the whole gradient is kept and only its length is capped.
 
     ``grads``: dict name -> array. Returns ``(clipped, g)``: a new dict (the input is not
@@ -223,17 +223,17 @@ class DeepMLP:
     Parameters
     ----------
     sizes : ``[d, h1, ..., C]``.
-    activation : a name of :data:`nblib.layers.ACTIVATIONS` (default ``"relu"``).
+    activation : a name of ``nblib.layers.ACTIVATIONS`` (default ``"relu"``).
     batchnorm : put a batch norm after every hidden affine layer. The affine bias is then
         left out (the normalisation subtracts it again; ``beta`` plays its role).
-    gain : the weights are He-initialised, :math:`\mathcal N(0, 2/d_{in})`, times ``gain``
+    gain : the weights are He-initialised, N(0, 2/d_in), times ``gain``
         (``gain > 1`` makes a deep ReLU stack explode, ``gain < 1`` vanish).
     seed : int or ``numpy.random.Generator``.
     bn_forward, bn_backward : the batch-norm pair to use (default the functions of this
         module; notebook 07 passes the learner's own).
 
     Attributes: ``params`` (``W1``, [``b1``], [``gamma1``, ``beta1``], ...), ``bn_params``
-    (one ``bn_param`` dict per hidden layer), and after :meth:`forward` ``hidden``, the list
+    (one ``bn_param`` dict per hidden layer), and after ``forward()`` ``hidden``, the list
     of hidden activations ``(n, h_l)``.
     """
 
@@ -301,7 +301,7 @@ class DeepMLP:
         return h
 
     def backward(self, dlogits) -> dict:
-        """Gradients of every parameter from ``dlogits`` ``(n, C)`` (after :meth:`forward`)."""
+        """Gradients of every parameter from ``dlogits`` ``(n, C)`` (after ``forward()``)."""
         if self._caches is None:
             raise RuntimeError("DeepMLP.backward: call forward(X) first; backward needs its caches")
         _, act_b = ACTIVATIONS[self.activation]
@@ -337,7 +337,7 @@ def train_sgd(net: DeepMLP, X, y, lr: float = 0.1, steps: int = 100, max_norm=No
     """Full-batch gradient descent on ``net`` (updated in place), clipping by ``max_norm`` if given.
 
     ``clip_fn(grads, max_norm) -> (clipped, norm)``: the clipping function (default
-    :func:`clip_grad_norm`; notebook 07 passes the learner's).
+    ``clip_grad_norm()``; notebook 07 passes the learner's).
 
     Returns a dict: ``losses`` (one per step, before the step), ``grad_norms`` (the global
     gradient norm before clipping), ``clipped`` (how many steps were clipped) and

@@ -4,7 +4,7 @@ Four panels: the digit, the kernel, its feature map (the cross-correlation, with
 padding) and the map after ReLU and 2x2 max-pooling, as in the first layer of the
 notebook's CNN. Presets: edge detectors, blur, sharpen, identity, and (when given) the
 filters the network learned. The convolution is any function with the signature of
-:func:`nblib.conv.conv_forward_naive` (a learner's own, by default :func:`nblib.conv.conv2d`).
+``nblib.conv.conv_forward_naive()`` (a learner's own, by default ``nblib.conv.conv2d()``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def feature_maps(image, kernel, pad: int = 1, conv=None) -> dict:
 
     ``image``: ``(H, W)``; ``kernel``: ``(3, 3)``; ``pad``: 0 or 1; ``conv``: a function
     ``conv(x (N, C, H, W), W (F, C, HH, WW), b (F,), stride, pad) -> (N, F, H', W')``
-    (default :func:`nblib.conv.conv2d`). Returns ``{"map": (H', W') feature map,
+    (default ``nblib.conv.conv2d()``). Returns ``{"map": (H', W') feature map,
     "relu": its ReLU, "pooled": ReLU then 2x2 max-pool}``.
     """
     where = "feature_maps"
@@ -56,13 +56,13 @@ def feature_maps(image, kernel, pad: int = 1, conv=None) -> dict:
 
 
 def kernel_explorer(images=None, labels=None, filters=None, conv=None, preset=None) -> Explorer:
-    """An :class:`Explorer`: a digit, a 3x3 kernel, the feature map and the pooled map.
+    """An ``Explorer``: a digit, a 3x3 kernel, the feature map and the pooled map.
 
     ``images``: ``(n, H, W)`` (or ``(n, 1, H, W)``) digits (default: the bundled 8x8 test
-    digits of :func:`nblib.digits.load_digits_split`, with their labels); ``labels``: their ``(n,)``
+    digits of ``nblib.digits.load_digits_split()``, with their labels); ``labels``: their ``(n,)``
     classes, for the titles; ``filters``: optional learned first-layer weights ``(F, 1, 3, 3)``
     (each becomes a kernel choice "learned k"); ``conv``: the convolution to use (a learner's
-    ``conv_forward``; default :func:`nblib.conv.conv2d`). Controls: ``image`` (index), ``kernel``
+    ``conv_forward``; default ``nblib.conv.conv2d()``). Controls: ``image`` (index), ``kernel``
     (a named kernel or "custom"), ``pad`` (0 or 1) and the nine entries ``k0`` ... ``k8`` (row by
     row), which edit the kernel when ``kernel="custom"`` and are disabled (showing the chosen
     kernel) otherwise. ``preset``: a dict of control values or the name of a kernel.

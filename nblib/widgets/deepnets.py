@@ -1,12 +1,12 @@
 """The deep-network explorer of notebook 07: per-layer statistics of a deep MLP at initialisation.
 
-:func:`deepnet_explorer` shows, for a stack of hidden layers on the spiral data (210 samples),
+``deepnet_explorer()`` shows, for a stack of hidden layers on the spiral data (210 samples),
 the standard deviation of each hidden layer's activations (forward pass) and the norm of each
 layer's weight gradient (backward pass), with and without batch normalisation and before and
 after clipping the gradient by its global norm. Controls: depth, activation, the initialisation
 gain (He × gain), batch norm on/off, clipping max_norm.
 
-The compute is :func:`layer_stats`, a plain function (tested without a browser); results are
+The compute is ``layer_stats()``, a plain function (tested without a browser); results are
 cached per setting, so moving back to a setting is instant, and a new setting costs one
 forward and one backward pass of the network.
 """
@@ -52,7 +52,7 @@ def layer_stats(depth=10, activation="relu", gain=1.0, batchnorm=False, clip="of
 
     Returns a dict: ``act_std`` (depth,) the standard deviation of each hidden layer's
     activations; ``grad_norm`` (depth + 1,) ``‖dW_l‖`` for every weight matrix; ``clipped_norm``
-    the same after :func:`nblib.norm.clip_grad_norm` (equal when ``clip="off"``); ``total`` the
+    the same after ``nblib.norm.clip_grad_norm()`` (equal when ``clip="off"``); ``total`` the
     global gradient norm before clipping; ``factor`` the clipping factor; ``loss``.
     """
     X, y = data if data is not None else _data()
@@ -85,7 +85,7 @@ def deepnet_explorer(preset=None, cache_size: int = 64) -> Explorer:
     Left: the standard deviation of each hidden layer's activations (log scale). Right: the
     norm of each layer's weight gradient before (solid) and after (dashed) clipping, with
     max_norm as a line: after clipping no layer's gradient lies above it. ``preset``: a name
-    of :data:`DEEPNET_PRESETS` or a dict of settings.
+    of ``DEEPNET_PRESETS`` or a dict of settings.
     """
     check_preset("deepnet_explorer", preset)        # before the (slow) build
     style = {"description_width": "initial"}
