@@ -2,7 +2,9 @@
 
 scikit-learn ships the UCI "optical recognition of handwritten digits" test set inside
 the package: 1,797 grey-scale images of 8×8 pixels (values 0..16), classes 0..9, about
-180 per class. :func:`load_digits_split` reads it from the package's data folder (the
+180 per class, written by 13 people (43 wrote the whole UCI collection). The split below
+is by image, not by writer: the same writers appear in every split, so a test accuracy
+measures new images of known writers, not new writers. :func:`load_digits_split` reads it from the package's data folder (the
 file ``sklearn.datasets.load_digits`` reads; never a download), splits it **stratified**
 (every split keeps the class proportions) with a fixed seed, and standardises the 64 pixel
 features with statistics fitted on the **training split only**, so nothing about the
