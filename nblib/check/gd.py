@@ -231,6 +231,8 @@ def _loop_cases():
          _bowl(A, b), star + np.array([1e-3, 0.0]), 0.6, 500, 1e-6),
         ("a loss that turns NaN when ‖θ‖ ≥ 5, lr=1.2 (each step multiplies θ by -1.4)",
          _edge(5.0), np.array([1.0, 1.0]), 1.2, 100, 1e-6),
+        ("a loss that turns NaN when ‖θ‖ ≥ 5, lr=1.2, max_steps=4: the NaN comes at the last point",
+         _edge(5.0), np.array([1.0, 1.0]), 1.2, 4, 1e-6),
         ("three parameters, max_steps=0", _bowl(np.diag([1.0, 2.0, 4.0]), [1.0, 0.0, -1.0]),
          np.array([0.5, 0.5, 0.5]), 0.1, 0, 1e-6),
     ]
@@ -247,6 +249,10 @@ LOOP_HINTS = {
     "same array": ("every point in your path is the same array: θ was changed in place after being appended.",
                    "Append a new array each step: `theta = theta - lr * grad` creates one; `theta -= lr * grad` "
                    "changes the one already in the list (or append `theta.copy()`)."),
+    "first point": ("the first point of your path is not θ_0: the array you appended first was changed "
+                    "afterwards (an in-place update such as `theta -= lr * grad`).",
+                    "Append a new array each step: `theta = theta - lr * grad` creates one (or append "
+                    "`theta.copy()`)."),
     "no start": ("path and losses must start with θ_0 and L(θ_0): k updates give k+1 entries.",
                  "Append θ_0 and its loss before the first update, then one entry after each update."),
     "caller": ("your function changed the caller's theta0.",
@@ -272,6 +278,10 @@ LOOP_HINTS = {
                   "Exactly max_steps updates when nothing stops it earlier: path then holds max_steps + 1 points."),
     "order": ("with max_steps reached and the gradient below tol at the same point, the rules are tested in order.",
               "At each point: divergence first, then the gradient norm, then the step count."),
+    "order divergence": ("at the point where your loop stopped, the run had also diverged: the rules are tested "
+                         "in order, and divergence comes first.",
+                         "At each point: `gd.divergence(loss, losses[0])` first, then the gradient norm, then "
+                         "the step count."),
 }
 
 
@@ -339,8 +349,10 @@ def gradient_descent(fn) -> CheckResult:
             return CheckResult(name, "fail", f'each point of "path" must be a ({given.size},) array like theta0; '
                                f"got points of shape {path.shape[1:]} on {where}.", fn, ref)
         ref_path = np.array(want["path"])
-        if steps > 1 and np.all(path == path[-1]) and not np.all(ref_path[: steps + 1] == ref_path[0]):
+        if steps > 1 and np.all(path[1:] == path[-1]) and not np.all(ref_path[1: steps + 1] == ref_path[1]):
             return fail("same array", where)
+        if not np.allclose(path[0], given, rtol=1e-12, atol=0):
+            return fail("first point", where)
         if steps >= 1 and len(ref_path) > 1 and not np.allclose(path[1], ref_path[1], rtol=1e-10, atol=1e-12):
             ascent = given + lr * f(given)[1]
             return fail("ascent" if np.allclose(path[1], ascent, rtol=1e-10) else "update", where)
@@ -353,6 +365,8 @@ def gradient_descent(fn) -> CheckResult:
                                hints=('Each loss must be the one loss_and_grad returned at the point with the '
                                       'same index: L_k = L(θ_k).',))
         diverged = want["stop"] in G.DIVERGENCE_CAUSES
+        if diverged and stop not in G.DIVERGENCE_CAUSES and steps == want["steps"]:
+            return fail("order divergence", where)
         if diverged and stop not in G.DIVERGENCE_CAUSES:
             return fail("no divergence", where)
         if diverged and steps == want["steps"]:
