@@ -1,0 +1,1302 @@
+"""A replay of learners' answers against the exercise checkers of notebooks 01-03, 05-07 and 10.
+
+For every checker: plausible WRONG answers, written from the exercise text as a learner
+would (each must be rejected, status "fail", with a hint that names its mistake: the regex),
+and correct answers written differently from the reference (each must pass). The bank is
+data: add a row when a learner's answer fools a checker.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+from nblib import check
+from nblib.check import _core
+
+BANK: dict[str, list] = {}
+
+
+def wrong(checker, hint):
+    """Register a wrong answer that ``check.<checker>`` must reject with a message matching ``hint``."""
+    def register(fn):
+        BANK.setdefault(checker, []).append(("fail", hint, fn))
+        return fn
+    return register
+
+
+def right(checker):
+    """Register a correct alternative that ``check.<checker>`` must accept."""
+    def register(fn):
+        BANK.setdefault(checker, []).append(("pass", None, fn))
+        return fn
+    return register
+
+
+@pytest.fixture(autouse=True)
+def fresh_state(monkeypatch):
+    for store in (_core._RESULTS, _core._STREAK, _core._LATEST):
+        store.clear()
+    monkeypatch.setattr(_core, "_HANDED_OUT", [])
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    yield
+
+
+def pytest_generate_tests(metafunc):
+    """One test per answer of the bank (collected after the whole module has registered its rows)."""
+    if "answer" in metafunc.fixturenames:
+        rows = [(checker, *row) for checker, answers in BANK.items() for row in answers]
+        metafunc.parametrize("answer", rows, ids=[f"{c}-{'wrong' if s == 'fail' else 'right'}-{fn.__name__}"
+                                                  for c, s, _, fn in rows])
+
+
+def test_replay(answer):
+    checker, status, hint, fn = answer
+    result = getattr(check, checker)(fn)
+    assert result.status == status, f"{checker}({fn.__name__}) gave {result!r}"
+    if hint is not None:
+        assert re.search(hint, result.message, re.S | re.I), f"{checker}({fn.__name__}): hint {result.message!r}"
+
+
+def test_every_checker_of_these_notebooks_is_replayed():
+    from nblib.check import autograd, conv, deepnets, gd, losses, optim, pytorch
+    exported = {n for m in (losses, gd, optim, autograd, pytorch, deepnets, conv)
+                for n in m.__all__ if n not in getattr(m, "HELPERS", ())}
+    missing = sorted(n for n in exported if n not in BANK)
+    assert not missing, f"no replayed answers for {missing}"
+    for name in exported & set(BANK):
+        statuses = [s for s, _, _ in BANK[name]]
+        assert statuses.count("fail") >= 5 and statuses.count("pass") >= 1, name
+
+
+# ===================================================================== 01 numerical_gradient
+@wrong("numerical_gradient", r"one-sided|forward difference|central")
+def ng_forward(f, x, eps=1e-6):
+    x = np.array(x, dtype=float)
+    g = np.zeros_like(x)
+    f0 = f(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]; x[i] = old + eps; g[i] = (f(x) - f0) / eps; x[i] = old
+    return g
+
+
+@wrong("numerical_gradient", r"restore|put back|one entry")
+def ng_no_restore(f, x, eps=1e-6):
+    x = np.array(x, dtype=float)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        x[i] += eps; fp = f(x); x[i] -= 2 * eps; fm = f(x)
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+@wrong("numerical_gradient", r"integer")
+def ng_no_float_copy(f, x, eps=1e-6):
+    x = x.copy()
+    g = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        old = x[i]; x[i] = old + eps; fp = f(x); x[i] = old - eps; fm = f(x); x[i] = old
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+@wrong("numerical_gradient", r"in place|caller|changed")
+def ng_mutates_caller(f, x, eps=1e-6):
+    g = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        x[i] = x[i] + eps; fp = f(x); x[i] = x[i] - 2 * eps; fm = f(x)
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+@wrong("numerical_gradient", r"several entries|one entry at a time|row|shape")
+def ng_rows(f, x, eps=1e-6):
+    x = np.array(x, dtype=float)
+    g = np.zeros_like(x)
+    for i in range(len(x)):
+        old = x[i].copy(); x[i] = old + eps; fp = f(x); x[i] = old - eps; fm = f(x); x[i] = old
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+@wrong("numerical_gradient", r"2|eps|step")
+def ng_no_half(f, x, eps=1e-6):
+    x = np.array(x, dtype=float)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]; x[i] = old + eps; fp = f(x); x[i] = old - eps; fm = f(x); x[i] = old
+        g[i] = (fp - fm) / eps
+    return g
+
+
+@wrong("numerical_gradient", r"shape")
+def ng_flat(f, x, eps=1e-6):
+    x = np.array(x, dtype=float).ravel()
+    g = np.zeros(x.size)
+    shape = x.shape
+    for i in range(x.size):
+        old = x[i]; x[i] = old + eps; fp = f(x); x[i] = old - eps; fm = f(x); x[i] = old
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+@wrong("numerical_gradient", r"float32|precision|float64")
+def ng_float32(f, x, eps=1e-6):
+    x = np.array(x, dtype=np.float32)
+    g = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        old = x[i]; x[i] = old + eps; fp = f(x); x[i] = old - eps; fm = f(x); x[i] = old
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+@wrong("numerical_gradient", r"eps|step")
+def ng_fixed_eps(f, x, eps=1e-6):
+    h = 1e-5
+    x = np.array(x, dtype=float)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]; x[i] = old + h; fp = f(x); x[i] = old - h; fm = f(x); x[i] = old
+        g[i] = (fp - fm) / (2 * h)
+    return g
+
+
+@wrong("numerical_gradient", r"several|one entry|all")
+def ng_whole_array(f, x, eps=1e-6):
+    x = np.array(x, dtype=float)
+    return np.full(x.shape, (f(x + eps) - f(x - eps)) / (2 * eps))
+
+
+@wrong("numerical_gradient", r"integers|rounded|float")
+def ng_int_grad(f, x, eps=1e-6):
+    g = np.zeros_like(x)
+    x = np.array(x, dtype=float)
+    for i in np.ndindex(x.shape):
+        old = x[i]; x[i] = old + eps; fp = f(x); x[i] = old - eps; fm = f(x); x[i] = old
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+@wrong("numerical_gradient", r"list|array|type")
+def ng_list(f, x, eps=1e-6):
+    x = np.array(x, dtype=float)
+    out = []
+    for i in np.ndindex(x.shape):
+        old = x[i]; x[i] = old + eps; fp = f(x); x[i] = old - eps; fm = f(x); x[i] = old
+        out.append((fp - fm) / (2 * eps))
+    return out
+
+
+@right("numerical_gradient")
+def ng_eye(f, x, eps=1e-6):
+    x = np.asarray(x, dtype=float)
+    E = np.eye(x.size).reshape((x.size,) + x.shape) * eps
+    return np.array([(f(x + e) - f(x - e)) / (2 * eps) for e in E]).reshape(x.shape)
+
+
+@right("numerical_gradient")
+def ng_flat_view(f, x, eps=1e-6):
+    x = np.array(x, dtype=np.float64, order="C")
+    flat = x.reshape(-1)          # a view of x
+    g = np.empty(x.size)
+    for k in range(x.size):
+        keep = flat[k]
+        flat[k] = keep + eps; a = f(x)
+        flat[k] = keep - eps; b = f(x)
+        flat[k] = keep
+        g[k] = (a - b) / (2 * eps)
+    return g.reshape(x.shape)
+
+
+# ===================================================================== 01 mse_grad
+@wrong("mse_grad", r"1/N|mean|size")
+def mse_no_n(p, t):
+    return 2 * (p - t)
+
+
+@wrong("mse_grad", r"2|factor")
+def mse_no_2(p, t):
+    return (p - t) / p.size
+
+
+@wrong("mse_grad", r"sign")
+def mse_sign(p, t):
+    return 2 * (t - p) / p.size
+
+
+@wrong("mse_grad", r"rows|n \* d|all|entries|N")
+def mse_len(p, t):
+    return 2 * (p - t) / len(p)
+
+
+@wrong("mse_grad", r"columns|entries|N")
+def mse_last(p, t):
+    return 2 * (p - t) / p.shape[-1]
+
+
+@wrong("mse_grad", r"shape|single number|mean")
+def mse_mean_returned(p, t):
+    return np.mean(2 * (p - t))
+
+
+@wrong("mse_grad", r"in place|changed")
+def mse_inplace(p, t):
+    p -= t
+    p *= 2.0 / p.size
+    return p
+
+
+@wrong("mse_grad", r"differs|factor|1/N")
+def mse_int_div(p, t):
+    return 2 * (p - t) / (p.size - 1)
+
+
+@wrong("mse_grad", r"shape|broadcast")
+def mse_flat(p, t):
+    return (2 * (p - t) / p.size).ravel()
+
+
+@right("mse_grad")
+def mse_loop(p, t):
+    out = np.empty(p.shape)
+    for i in np.ndindex(p.shape):
+        out[i] = 2.0 * (p[i] - t[i]) / p.size
+    return out
+
+
+@right("mse_grad")
+def mse_mean_like(p, t):
+    return np.subtract(p, t) * (2.0 / np.prod(np.shape(p)))
+
+
+# ===================================================================== 01 cross_entropy
+def _rows(z):
+    return np.arange(len(z))
+
+
+@wrong("cross_entropy", r"overflow")
+def ce_no_shift(z, y):
+    return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[_rows(z), y]))
+
+
+@wrong("cross_entropy", r"one number for the whole batch|each row's own max")
+def ce_global_max(z, y):
+    s = z - z.max()
+    return float(-np.mean(s[_rows(z), y] - np.log(np.exp(s).sum(axis=1))))
+
+
+@wrong("cross_entropy", r"log\(softmax\) underflows")
+def ce_log_softmax(z, y):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    return float(-np.mean(np.log(p[_rows(z), y])))
+
+
+@wrong("cross_entropy", r"clip|epsilon")
+def ce_eps_in_log(z, y):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    return float(-np.mean(np.log(p[_rows(z), y] + 1e-12)))
+
+
+@wrong("cross_entropy", r"sum|mean")
+def ce_sum(z, y):
+    s = z - z.max(axis=1, keepdims=True)
+    return float(-np.sum(s[_rows(z), y] - np.log(np.exp(s).sum(axis=1))))
+
+
+@wrong("cross_entropy", r"single number|mean over the batch")
+def ce_per_sample(z, y):
+    s = z - z.max(axis=1, keepdims=True)
+    return -(s[_rows(z), y] - np.log(np.exp(s).sum(axis=1)))
+
+
+@wrong("cross_entropy", r"axis|column|class")
+def ce_axis0(z, y):
+    s = z - z.max(axis=0, keepdims=True)
+    lp = s - np.log(np.exp(s).sum(axis=0, keepdims=True))
+    return float(-np.mean(lp[_rows(z), y]))
+
+
+@wrong("cross_entropy", r"sign")
+def ce_sign(z, y):
+    s = z - z.max(axis=1, keepdims=True)
+    return float(np.mean(s[_rows(z), y] - np.log(np.exp(s).sum(axis=1))))
+
+
+@wrong("cross_entropy", r"block|row i|\[:, labels\]|label")
+def ce_block(z, y):
+    s = z - z.max(axis=1, keepdims=True)
+    lp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    return float(-np.mean(lp[:, y]))
+
+
+@wrong("cross_entropy", r"log2|base|natural")
+def ce_log2(z, y):
+    s = z - z.max(axis=1, keepdims=True)
+    return float(-np.mean(s[_rows(z), y] - np.log(np.exp(s).sum(axis=1))) / np.log(2))
+
+
+@wrong("cross_entropy", r"differs")
+def ce_max_only(z, y):                 # logsumexp approximated by the max
+    return float(np.mean(z.max(axis=1) - z[_rows(z), y]))
+
+
+@wrong("cross_entropy", r"one number for the whole batch|overflow|differs|wrong")
+def ce_no_axis_in_sum(z, y):
+    s = z - z.max(axis=1, keepdims=True)
+    return float(-np.mean(s[_rows(z), y] - np.log(np.exp(s).sum())))
+
+
+@wrong("cross_entropy", r"overflow|extreme|row")
+def ce_mean_shift(z, y):
+    s = z - z.mean(axis=1, keepdims=True)
+    return float(-np.mean(s[_rows(z), y] - np.log(np.exp(s).sum(axis=1))))
+
+
+@wrong("cross_entropy", r"all n·C entries")
+def ce_all_entries(z, y):
+    s = z - z.max(axis=1, keepdims=True)
+    lp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    return float(-lp[_rows(z), y].sum() / z.size)
+
+
+@right("cross_entropy")
+def ce_scipy(z, y):
+    from scipy.special import logsumexp
+    return float(np.mean(logsumexp(z, axis=1) - z[np.arange(len(y)), y]))
+
+
+@right("cross_entropy")
+def ce_loop(z, y):
+    total = 0.0
+    for row, label in zip(z, y):
+        m = max(row)
+        total += m + math.log(sum(math.exp(v - m) for v in row)) - row[label]
+    return total / len(y)
+
+
+@right("cross_entropy")
+def ce_torch(z, y):
+    import torch
+    return torch.nn.functional.cross_entropy(torch.tensor(z), torch.tensor(y)).item()
+
+
+# ===================================================================== 01 cross_entropy_grad
+def _onehot(z, y):
+    o = np.zeros_like(z, dtype=float)
+    o[np.arange(len(y)), y] = 1.0
+    return o
+
+
+def _sm(z, axis=1):
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@wrong("cross_entropy_grad", r"1/n|mean")
+def ceg_no_n(z, y):
+    return _sm(z) - _onehot(z, y)
+
+
+@wrong("cross_entropy_grad", r"sign")
+def ceg_sign(z, y):
+    return (_onehot(z, y) - _sm(z)) / len(y)
+
+
+@wrong("cross_entropy_grad", r"softmax / n")
+def ceg_no_onehot(z, y):
+    return _sm(z) / len(y)
+
+
+@wrong("cross_entropy_grad", r"bracket|paren|only the one.hot")
+def ceg_brackets(z, y):
+    return _sm(z) - _onehot(z, y) / len(y)
+
+
+@wrong("cross_entropy_grad", r"divided by n·C")
+def ceg_size(z, y):
+    return (_sm(z) - _onehot(z, y)) / z.size
+
+
+@wrong("cross_entropy_grad", r"axis|row")
+def ceg_axis0(z, y):
+    return (_sm(z, axis=0) - _onehot(z, y)) / len(y)
+
+
+@wrong("cross_entropy_grad", r"overflow")
+def ceg_no_shift(z, y):
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True) - _onehot(z, y)) / len(y)
+
+
+@wrong("cross_entropy_grad", r"one number for the whole batch|each row's own max")
+def ceg_global_max(z, y):
+    e = np.exp(z - z.max())
+    return (e / e.sum(axis=1, keepdims=True) - _onehot(z, y)) / len(y)
+
+
+@wrong("cross_entropy_grad", r"in place")
+def ceg_inplace(z, y):
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    z[np.arange(len(y)), y] -= 1
+    return z / len(y)
+
+
+@wrong("cross_entropy_grad", r"subtracted at the wrong places")
+def ceg_block(z, y):
+    p = _sm(z)
+    p[:, y] -= 1
+    return p / len(y)
+
+
+@wrong("cross_entropy_grad", r"differs")
+def ceg_logit_minus(z, y):               # z - onehot: forgot the softmax
+    return (z - _onehot(z, y)) / len(y)
+
+
+@wrong("cross_entropy_grad", r"shape|returned")
+def ceg_true_column_only(z, y):
+    return (_sm(z)[np.arange(len(y)), y] - 1) / len(y)
+
+
+@right("cross_entropy_grad")
+def ceg_torch(z, y):
+    import torch
+    t = torch.tensor(z, requires_grad=True)
+    torch.nn.functional.cross_entropy(t, torch.tensor(y)).backward()
+    return t.grad.numpy()
+
+
+@right("cross_entropy_grad")
+def ceg_loop(z, y):
+    n, c = z.shape
+    g = np.zeros((n, c))
+    for i in range(n):
+        m = z[i].max()
+        e = [math.exp(v - m) for v in z[i]]
+        s = sum(e)
+        for k in range(c):
+            g[i, k] = (e[k] / s - (1.0 if k == y[i] else 0.0)) / n
+    return g
+
+
+# ===================================================================== 01 gradient_signs
+@wrong("gradient_signs", r"4 of 4 wrong")
+def signs_all_flipped():
+    return {"a": "+", "b": "-", "c": "+", "d": "-"}
+
+
+@wrong("gradient_signs", r"1 of 4 wrong.*\(a\)")
+def signs_a_wrong():
+    return {"a": "+", "b": "+", "c": "-", "d": "+"}
+
+
+@wrong("gradient_signs", r"1 of 4 wrong.*\(c\)")
+def signs_c_wrong():
+    return ["-", "+", "+", "+"]
+
+
+@wrong("gradient_signs", r"2 of 4 wrong.*\(b\).*\(d\)")
+def signs_b_d_wrong():
+    return ("-", "-", "-", "-")
+
+
+@wrong("gradient_signs", r"'\+' or '-'")
+def signs_numbers():
+    return {"a": -1, "b": 1, "c": -1, "d": 1}
+
+
+@wrong("gradient_signs", r"'\+' or '-'")
+def signs_words():
+    return {"a": "negative", "b": "positive", "c": "negative", "d": "positive"}
+
+
+@wrong("gradient_signs", r"no answer for d")
+def signs_missing():
+    return {"a": "-", "b": "+", "c": "-"}
+
+
+@wrong("gradient_signs", r"returned|dict")
+def signs_string():
+    return "-+-+"
+
+
+@wrong("gradient_signs", r"no `return`|None")
+def signs_none():
+    {"a": "-", "b": "+", "c": "-", "d": "+"}
+
+
+@wrong("gradient_signs", r"returned|dict|four")
+def signs_three_list():
+    return ["-", "+", "-"]
+
+
+@right("gradient_signs")
+def signs_list():
+    return ["-", "+", "-", "+"]
+
+
+@right("gradient_signs")
+def signs_upper_keys():
+    return {"A": "-", "B": "+", "C": "-", "D": "+"}
+
+
+# ===================================================================== 02 linreg_grad
+@wrong("linreg_grad", r"per-sample")
+def lg_per_sample(x, y, w, b):
+    r = w * x + b - y
+    return 2 * r * x, 2 * r
+
+
+@wrong("linreg_grad", r"summed")
+def lg_sum(x, y, w, b):
+    r = w * x + b - y
+    return 2 * np.sum(r * x), 2 * np.sum(r)
+
+
+@wrong("linreg_grad", r"factor 2")
+def lg_no_2(x, y, w, b):
+    r = w * x + b - y
+    return np.mean(r * x), np.mean(r)
+
+
+@wrong("linreg_grad", r"sign")
+def lg_sign(x, y, w, b):
+    r = y - (w * x + b)
+    return 2 * np.mean(r * x), 2 * np.mean(r)
+
+
+@wrong("linreg_grad", r"needs the factor x")
+def lg_no_x(x, y, w, b):
+    r = w * x + b - y
+    return 2 * np.mean(r), 2 * np.mean(r)
+
+
+@wrong("linreg_grad", r"swapped")
+def lg_swapped(x, y, w, b):
+    r = w * x + b - y
+    return 2 * np.mean(r), 2 * np.mean(r * x)
+
+
+@wrong("linreg_grad", r"differs")
+def lg_x_in_db(x, y, w, b):
+    r = w * x + b - y
+    return 2 * np.mean(r * x), 2 * np.mean(r * x) / np.mean(x)
+
+
+@wrong("linreg_grad", r"differs")
+def lg_n_minus_1(x, y, w, b):
+    r = w * x + b - y
+    return 2 * np.sum(r * x) / (len(x) - 1), 2 * np.sum(r) / (len(x) - 1)
+
+
+@wrong("linreg_grad", r"differs")
+def lg_dw_x_squared(x, y, w, b):
+    r = w * x + b - y
+    return 2 * np.mean(r * x * x), 2 * np.mean(r)
+
+
+@right("linreg_grad")
+def lg_matrix(x, y, w, b):
+    X = np.column_stack([x, np.ones_like(x)])
+    g = 2 / len(x) * X.T @ (X @ np.array([w, b]) - y)
+    return g[0], g[1]
+
+
+@right("linreg_grad")
+def lg_loop(x, y, w, b):
+    dw = db = 0.0
+    for xi, yi in zip(x, y):
+        r = w * xi + b - yi
+        dw += 2 * r * xi / len(x)
+        db += 2 * r / len(x)
+    return dw, db
+
+
+# ===================================================================== 02 gd_fit (exported, not in a notebook)
+def _lg(x, y, w, b):
+    r = w * x + b - y
+    return 2 * np.mean(r * x), 2 * np.mean(r)
+
+
+@wrong("gd_fit", r"new\* w|same point")
+def gf_sequential(x, y, w0, b0, lr, steps):
+    w, b = w0, b0
+    for _ in range(steps):
+        w = w - lr * _lg(x, y, w, b)[0]
+        b = b - lr * _lg(x, y, w, b)[1]
+    return w, b
+
+
+@wrong("gd_fit", r"too many")
+def gf_plus_one(x, y, w0, b0, lr, steps):
+    w, b = w0, b0
+    for _ in range(steps + 1):
+        dw, db = _lg(x, y, w, b)
+        w, b = w - lr * dw, b - lr * db
+    return w, b
+
+
+@wrong("gd_fit", r"too few")
+def gf_minus_one(x, y, w0, b0, lr, steps):
+    w, b = w0, b0
+    for _ in range(1, steps):
+        dw, db = _lg(x, y, w, b)
+        w, b = w - lr * dw, b - lr * db
+    return w, b
+
+
+@wrong("gd_fit", r"added")
+def gf_ascent(x, y, w0, b0, lr, steps):
+    w, b = w0, b0
+    for _ in range(steps):
+        dw, db = _lg(x, y, w, b)
+        w, b = w + lr * dw, b + lr * db
+    return w, b
+
+
+@wrong("gd_fit", r"differs")
+def gf_no_b(x, y, w0, b0, lr, steps):
+    w, b = w0, b0
+    for _ in range(steps):
+        w = w - lr * _lg(x, y, w, b)[0]
+    return w, b
+
+
+@right("gd_fit")
+def gf_matrix(x, y, w0, b0, lr, steps):
+    X = np.column_stack([x, np.ones_like(x)])
+    th = np.array([w0, b0], dtype=float)
+    for _ in range(steps):
+        th = th - lr * 2 / len(x) * X.T @ (X @ th - y)
+    return tuple(th)
+
+
+# ===================================================================== 02 gradient_descent
+from nblib import gd as _gd  # noqa: E402  (the notebook's `gd`)
+
+
+def _result(path, losses, stop):
+    return {"path": path, "losses": losses, "steps": len(path) - 1, "stop": stop}
+
+
+@wrong("gradient_descent", r"more steps than|took more|late|max_steps|differ")
+def gdl_no_final_test(loss_and_grad, theta0, lr, max_steps, tol):
+    theta = np.array(theta0, dtype=float)
+    path, losses = [theta], []
+    for k in range(max_steps):
+        L, g = loss_and_grad(theta)
+        losses.append(L)
+        c = _gd.divergence(L, losses[0])
+        if c:
+            return _result(path, losses, c)
+        if np.linalg.norm(g) < tol:
+            return _result(path, losses, "converged")
+        theta = theta - lr * g
+        path.append(theta)
+    losses.append(loss_and_grad(theta)[0])
+    return _result(path, losses, "max_steps")
+
+
+def _loop(norm=np.linalg.norm, against_previous=False, check_div=True, order=("div", "tol", "max"),
+          inplace=False, ascent=False, copy=True, lr_scale=1.0, stop_names=None, name="gd_loop"):
+    def run(loss_and_grad, theta0, lr, max_steps, tol):
+        theta = (np.array(theta0, dtype=float) if copy is True else np.asarray(theta0, dtype=float)
+                 if copy == "asarray" else theta0)
+        L, g = loss_and_grad(theta)
+        path, losses = [theta.copy() if inplace == "first copied" else theta], [L]
+        while True:
+            k = len(path) - 1
+            stop = None
+            for rule in order:
+                if stop is not None:
+                    break
+                if rule == "div" and check_div:
+                    stop = _gd.divergence(L, losses[-2] if against_previous and k > 0 else losses[0])
+                    stop = stop if stop != "non-finite" or not against_previous else stop
+                elif rule == "tol" and norm(g) < tol:
+                    stop = "converged"
+                elif rule == "max" and k == max_steps:
+                    stop = "max_steps"
+            if stop is not None:
+                return _result(path, losses, (stop_names or {}).get(stop, stop))
+            if inplace:
+                theta -= lr * g
+                L, g = loss_and_grad(theta)
+                path.append(theta if copy is True else theta.copy())
+                losses.append(L)
+                continue
+            else:
+                theta = theta + lr * g if ascent else theta - lr * lr_scale * g
+            L, g = loss_and_grad(theta)
+            path.append(theta)
+            losses.append(L)
+    run.__name__ = name
+    return run
+
+
+BANK.setdefault("gradient_descent", []).extend([
+    ("fail", r"stopped before", _loop(norm=lambda g: np.max(np.abs(g)), name="max_abs_norm")),
+    ("fail", r"stopped before", _loop(norm=lambda g: float(g @ g), name="squared_norm")),
+    ("fail", r"did not stop when the run diverged|another step than", _loop(against_previous=True, name="vs_previous_loss")),
+    ("fail", r"did not stop when the run diverged", _loop(check_div=False, name="no_divergence")),
+    ("fail", r"tested in order|divergence first", _loop(order=("div", "max", "tol"), name="max_before_tol")),
+    ("fail", r"same array", _loop(inplace=True, name="inplace_same_array")),
+    ("fail", r"same array", _loop(inplace="first copied", name="inplace_after_a_copied_start")),
+    ("fail", r"uphill", _loop(ascent=True, name="ascent")),
+    ("fail", r"not θ_0 - lr", _loop(lr_scale=0.5, name="half_lr")),
+    ("fail", r"first point of your path is not θ_0", _loop(copy="asarray", inplace=True, name="start_changed_in_place")),
+    ("fail", r'"stop" is|one of', _loop(stop_names={"blew up": "diverged"}, name="own_stop_word")),
+    ("fail", r"had also diverged", _loop(order=("tol", "max", "div"), name="divergence_last")),
+])
+
+
+@wrong("gradient_descent", r"start with θ_0")
+def gdl_no_start(loss_and_grad, theta0, lr, max_steps, tol):
+    theta = np.array(theta0, dtype=float)
+    L0, g = loss_and_grad(theta)
+    path, losses = [], []
+    k = 0
+    while True:
+        if _gd.divergence(loss_and_grad(theta)[0], L0):
+            return {"path": path, "losses": losses, "steps": k, "stop": _gd.divergence(loss_and_grad(theta)[0], L0)}
+        if np.linalg.norm(g) < tol:
+            return {"path": path, "losses": losses, "steps": k, "stop": "converged"}
+        if k == max_steps:
+            return {"path": path, "losses": losses, "steps": k, "stop": "max_steps"}
+        theta = theta - lr * g
+        L, g = loss_and_grad(theta)
+        path.append(theta); losses.append(L); k += 1
+
+
+@wrong("gradient_descent", r"divergence|blew up|another step")
+def gdl_own_threshold(loss_and_grad, theta0, lr, max_steps, tol):
+    theta = np.array(theta0, dtype=float)
+    L, g = loss_and_grad(theta)
+    path, losses = [theta], [L]
+    while True:
+        if not np.isfinite(L):
+            stop = "non-finite"
+        elif abs(L) > 1e12:
+            stop = "blew up"
+        elif np.linalg.norm(g) < tol:
+            stop = "converged"
+        elif len(path) - 1 == max_steps:
+            stop = "max_steps"
+        else:
+            stop = None
+        if stop:
+            return _result(path, losses, stop)
+        theta = theta - lr * g
+        L, g = loss_and_grad(theta)
+        path.append(theta); losses.append(L)
+
+
+BANK["gradient_descent"].append(("pass", None, _loop(name="reference_like")))
+
+
+@right("gradient_descent")
+def gdl_for_loop(loss_and_grad, theta0, lr, max_steps, tol):
+    thetas = [np.asarray(theta0, dtype=np.float64).copy()]
+    losses = []
+    for k in range(max_steps + 1):
+        loss, grad = loss_and_grad(thetas[-1])
+        losses.append(float(loss))
+        why = _gd.divergence(loss, losses[0])
+        if why is None and np.sqrt(np.sum(grad ** 2)) < tol:
+            why = "converged"
+        if why is None and k == max_steps:
+            why = "max_steps"
+        if why is not None:
+            return {"path": thetas, "losses": losses, "steps": k, "stop": why}
+        thetas.append(thetas[-1] - lr * grad)
+
+
+# ===================================================================== 02 least_squares
+@wrong("least_squares", r"origin")
+def ls_no_ones(x, y):
+    return float(x @ y / (x @ x)), 0.0
+
+
+@wrong("least_squares", r"order \(b, w\)")
+def ls_order(x, y):
+    X = np.column_stack([np.ones_like(x), x])
+    return tuple(np.linalg.solve(X.T @ X, X.T @ y))
+
+
+@wrong("least_squares", r"x as a function of y")
+def ls_swapped_xy(x, y):
+    X = np.column_stack([y, np.ones_like(y)])
+    return tuple(np.linalg.solve(X.T @ X, X.T @ x))
+
+
+@wrong("least_squares", r"n/\(n-1\)")
+def ls_cov_var(x, y):
+    w = np.cov(x, y)[0, 1] / np.var(x)
+    return w, y.mean() - w * x.mean()
+
+
+@wrong("least_squares", r"intercept is not")
+def ls_b_plus(x, y):
+    w = np.cov(x, y, bias=True)[0, 1] / np.var(x)
+    return w, y.mean() + w * x.mean()
+
+
+@wrong("least_squares", r"differs")
+def ls_ratio_of_means(x, y):
+    w = np.mean(x * y) / np.mean(x * x)
+    return w, y.mean() - w * x.mean()
+
+
+@wrong("least_squares", r"differs")
+def ls_one_gd_step(x, y):
+    X = np.column_stack([x, np.ones_like(x)])
+    return tuple(X.T @ y / len(x))
+
+
+@wrong("least_squares", r"differs|returned")
+def ls_no_transpose_solve(x, y):
+    X = np.column_stack([x, np.ones_like(x)])
+    return tuple(np.linalg.solve(X.T @ X, y[:2]))
+
+
+@right("least_squares")
+def ls_lstsq(x, y):
+    X = np.column_stack([x, np.ones_like(x)])
+    return tuple(np.linalg.lstsq(X, y, rcond=None)[0])
+
+
+@right("least_squares")
+def ls_polyfit(x, y):
+    w, b = np.polyfit(x, y, 1)
+    return float(w), float(b)
+
+
+@right("least_squares")
+def ls_cov(x, y):
+    w = np.cov(x, y, bias=True)[0, 1] / np.var(x)
+    return w, np.mean(y) - w * np.mean(x)
+
+
+# ===================================================================== 02 critical_lr
+def _H(x):
+    X = np.column_stack([x, np.ones_like(x)])
+    return 2 / len(x) * X.T @ X
+
+
+@wrong("critical_lr", r"1/λ_max")
+def cl_one_over(x):
+    return 1 / np.linalg.eigvalsh(_H(x))[-1]
+
+
+@wrong("critical_lr", r"smallest eigenvalue")
+def cl_min(x):
+    return 2 / np.linalg.eigvalsh(_H(x))[0]
+
+
+@wrong("critical_lr", r"factor 2")
+def cl_no_2(x):
+    return 2 / np.linalg.eigvalsh(_H(x) / 2)[-1]
+
+
+@wrong("critical_lr", r"\*sum\*")
+def cl_sum(x):
+    return 2 / np.linalg.eigvalsh(_H(x) * len(x))[-1]
+
+
+@wrong("critical_lr", r"only ∂²L/∂w²")
+def cl_w_only(x):
+    return 2 / (2 * np.mean(x * x))
+
+
+@wrong("critical_lr", r"smallest eigenvalue|differs")
+def cl_first_eig(x):                      # eigvalsh is ascending: [0] is the smallest
+    return 2 / np.linalg.eigvalsh(_H(x))[0]
+
+
+@wrong("critical_lr", r"differs|trace")
+def cl_trace(x):
+    return 2 / np.trace(_H(x))
+
+
+@wrong("critical_lr", r"differs|only ∂²L/∂w²")
+def cl_variance(x):                       # centred x: right only when mean(x) = 0
+    return 2 / (2 * np.var(x) + 2)
+
+
+@wrong("critical_lr", r"shape|single number")
+def cl_all(x):
+    return 2 / np.linalg.eigvalsh(_H(x))
+
+
+@right("critical_lr")
+def cl_eig(x):
+    return float(2 / max(np.linalg.eigvals(_H(x)).real))
+
+
+@right("critical_lr")
+def cl_closed_form(x):
+    a, c, d = 2 * np.mean(x * x), 2 * np.mean(x), 2.0
+    lam = (a + d) / 2 + math.sqrt(((a - d) / 2) ** 2 + c * c)
+    return 2 / lam
+
+
+# ===================================================================== 03 minibatches
+@wrong("minibatches", r"shuffl|order")
+def mb_no_shuffle(n, batch_size, rng):
+    idx = np.arange(n)
+    return [idx[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+@wrong("minibatches", r"never used")
+def mb_drop_last(n, batch_size, rng):
+    p = rng.permutation(n)
+    return [p[k * batch_size:(k + 1) * batch_size] for k in range(n // batch_size)]
+
+
+@wrong("minibatches", r"batch_size|size")
+def mb_array_split(n, batch_size, rng):
+    return list(np.array_split(rng.permutation(n), max(1, n // batch_size)))
+
+
+@wrong("minibatches", r"exactly once|repeat|twice|replacement|every index")
+def mb_with_replacement(n, batch_size, rng):
+    p = rng.integers(0, n, size=n)
+    return [p[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+@wrong("minibatches", r"rng|generator")
+def mb_global_rng(n, batch_size, rng):
+    p = np.random.permutation(n)
+    return [p[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+@wrong("minibatches", r"never used")
+def mb_range_short(n, batch_size, rng):
+    p = rng.permutation(n)
+    return [p[i:i + batch_size] for i in range(0, n - batch_size, batch_size)]
+
+
+@wrong("minibatches", r"shuffl|order|batches")
+def mb_shuffle_batch_order_only(n, batch_size, rng):
+    idx = np.arange(n)
+    batches = [idx[i:i + batch_size] for i in range(0, n, batch_size)]
+    return [batches[k] for k in rng.permutation(len(batches))]
+
+
+@wrong("minibatches", r"0\.\.n-1|range|index|every index")
+def mb_one_based(n, batch_size, rng):
+    p = rng.permutation(n) + 1
+    return [p[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+@wrong("minibatches", r"list|returned|shape|reshape")
+def mb_reshape(n, batch_size, rng):
+    return rng.permutation(n).reshape(-1, batch_size)
+
+
+@wrong("minibatches", r"shuffl|same|epoch|rng")
+def mb_fixed_seed(n, batch_size, rng):
+    p = np.random.default_rng(0).permutation(n)
+    return [p[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+@right("minibatches")
+def mb_shuffle_while(n, batch_size, rng):
+    order = np.arange(n)
+    rng.shuffle(order)
+    out, start = [], 0
+    while start < n:
+        out.append(order[start:start + batch_size])
+        start += batch_size
+    return out
+
+
+@right("minibatches")
+def mb_split_points(n, batch_size, rng):
+    return np.split(rng.permutation(n), range(batch_size, n, batch_size))
+
+
+# ===================================================================== 03 momentum_step
+@wrong("momentum_step", r"1\s*-\s*β|1 - beta|\(1-β\)|convention")
+def mom_ema(p, g, v, lr, beta):
+    v = beta * v + (1 - beta) * g
+    return p - lr * v, v
+
+
+@wrong("momentum_step", r"velocity from before this step")
+def mom_old_v(p, g, v, lr, beta):
+    return p - lr * v, beta * v + g
+
+
+@wrong("momentum_step", r"in place")
+def mom_inplace(p, g, v, lr, beta):
+    v *= beta
+    v += g
+    return p - lr * v, v
+
+
+@wrong("momentum_step", r"sign|uphill|add")
+def mom_sign(p, g, v, lr, beta):
+    v = beta * v + g
+    return p + lr * v, v
+
+
+@wrong("momentum_step", r"lr|learning rate|velocity")
+def mom_lr_inside(p, g, v, lr, beta):
+    v = beta * v + lr * g
+    return p - v, v
+
+
+@wrong("momentum_step", r"order|swapped|\(p, v\)")
+def mom_swapped(p, g, v, lr, beta):
+    v = beta * v + g
+    return v, p - lr * v
+
+
+@wrong("momentum_step", r"Nesterov|differs")
+def mom_nesterov(p, g, v, lr, beta):
+    v = beta * v + g
+    return p - lr * (g + beta * v), v
+
+
+@wrong("momentum_step", r"β|beta|differs")
+def mom_no_beta(p, g, v, lr, beta):
+    v = v + g
+    return p - lr * v, v
+
+
+@wrong("momentum_step", r"β|beta|swapped|differs")
+def mom_beta_on_g(p, g, v, lr, beta):
+    v = v + beta * g
+    return p - lr * v, v
+
+
+@right("momentum_step")
+def mom_torch(p, g, v, lr, beta):
+    import torch
+    buf = torch.tensor(v) * beta + torch.tensor(g)
+    return (torch.tensor(p) - lr * buf).numpy(), buf.numpy()
+
+
+@right("momentum_step")
+def mom_np_funcs(p, g, v, lr, beta):
+    v_new = np.add(np.multiply(beta, v), g)
+    return np.subtract(p, lr * v_new), v_new
+
+
+# ===================================================================== 03 rmsprop_step
+@wrong("rmsprop_step", r"ε is in the wrong place")
+def rms_eps_inside(p, g, s, lr, rho, eps):
+    s = rho * s + (1 - rho) * g * g
+    return p - lr * g / np.sqrt(s + eps), s
+
+
+@wrong("rmsprop_step", r"average from before this step")
+def rms_old_s(p, g, s, lr, rho, eps):
+    s_new = rho * s + (1 - rho) * g * g
+    return p - lr * g / (np.sqrt(s) + eps), s_new
+
+
+@wrong("rmsprop_step", r"weight 1")
+def rms_no_one_minus(p, g, s, lr, rho, eps):
+    s = rho * s + g * g
+    return p - lr * g / (np.sqrt(s) + eps), s
+
+
+@wrong("rmsprop_step", r"differs")
+def rms_g_not_squared(p, g, s, lr, rho, eps):
+    s = rho * s + (1 - rho) * g
+    return p - lr * g / (np.sqrt(np.abs(s)) + eps), s
+
+
+@wrong("rmsprop_step", r"root|sqrt")
+def rms_no_sqrt(p, g, s, lr, rho, eps):
+    s = rho * s + (1 - rho) * g * g
+    return p - lr * g / (s + eps), s
+
+
+@wrong("rmsprop_step", r"in place")
+def rms_inplace(p, g, s, lr, rho, eps):
+    s *= rho
+    s += (1 - rho) * g * g
+    p -= lr * g / (np.sqrt(s) + eps)
+    return p, s
+
+
+@wrong("rmsprop_step", r"swapped|ρ|rho")
+def rms_rho_swapped(p, g, s, lr, rho, eps):
+    s = (1 - rho) * s + rho * g * g
+    return p - lr * g / (np.sqrt(s) + eps), s
+
+
+@wrong("rmsprop_step", r"state|s_new|return|root")
+def rms_returns_root(p, g, s, lr, rho, eps):
+    s = rho * s + (1 - rho) * g * g
+    r = np.sqrt(s)
+    return p - lr * g / (r + eps), r
+
+
+@wrong("rmsprop_step", r"sign|uphill|add")
+def rms_sign(p, g, s, lr, rho, eps):
+    s = rho * s + (1 - rho) * g * g
+    return p + lr * g / (np.sqrt(s) + eps), s
+
+
+@right("rmsprop_step")
+def rms_torch(p, g, s, lr, rho, eps):
+    import torch
+    P = torch.tensor(p, requires_grad=True)
+    opt = torch.optim.RMSprop([P], lr=lr, alpha=rho, eps=eps)
+    opt.state[P] = {"step": torch.tensor(0.0), "square_avg": torch.tensor(s).clone()}
+    P.grad = torch.tensor(g)
+    opt.step()
+    return P.detach().numpy(), opt.state[P]["square_avg"].numpy()
+
+
+@right("rmsprop_step")
+def rms_np(p, g, s, lr, rho, eps):
+    s_new = np.add(rho * s, (1 - rho) * np.square(g))
+    return np.subtract(p, lr * np.divide(g, np.sqrt(s_new) + eps)), s_new
+
+
+# ===================================================================== 03 adam_step
+def _adam(p, g, m, v, t, lr, b1, b2, eps, *, correct_m=True, correct_v=True, eps_in=False, tt=None,
+          ret_hat=False, v_of_g=False):
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * (g if v_of_g else g * g)
+    tt = t if tt is None else tt
+    mh = m / (1 - b1 ** tt) if correct_m else m
+    vh = v / (1 - b2 ** tt) if correct_v else v
+    step = mh / (np.sqrt(vh + eps) if eps_in else np.sqrt(np.abs(vh)) + eps)
+    return (p - lr * step, mh, vh) if ret_hat else (p - lr * step, m, v)
+
+
+def _named(fn, name):
+    fn.__name__ = name
+    return fn
+
+
+BANK.setdefault("adam_step", []).extend([
+    ("fail", r"bias correction|correct", _named(lambda *a: _adam(*a, correct_m=False, correct_v=False), "no_correction")),
+    ("fail", r"both|v̂|v_hat|second|correct", _named(lambda *a: _adam(*a, correct_v=False), "only_m_corrected")),
+    ("fail", r"both|m̂|m_hat|first|correct", _named(lambda *a: _adam(*a, correct_m=False), "only_v_corrected")),
+    ("fail", r"ε is in the wrong place", _named(lambda *a: _adam(*a, eps_in=True), "eps_inside")),
+    ("fail", r"uncorrected|state|m̂|hat", _named(lambda *a: _adam(*a, ret_hat=True), "returns_corrected_state")),
+    ("fail", r"t\b|step number|incremented|t - 1|t \+ 1|β\^t", _named(lambda *a: _adam(*a, tt=a[4] + 1), "t_plus_one")),
+    ("fail", r"t\b|step number|incremented|t - 1|t \+ 1|β\^t", _named(lambda *a: _adam(*a, tt=a[4] - 1 if a[4] > 1 else 1), "t_minus_one")),
+    ("fail", r"differs", _named(lambda *a: _adam(*a, v_of_g=True), "v_of_g")),
+])
+
+
+@wrong("adam_step", r"inf or NaN|differs")
+def adam_beta_times_t(p, g, m, v, t, lr, b1, b2, eps):
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    return p - lr * (m / (1 - b1 * t)) / (np.sqrt(v / (1 - b2 * t)) + eps), m, v
+
+
+@wrong("adam_step", r"in place")
+def adam_inplace(p, g, m, v, t, lr, b1, b2, eps):
+    m *= b1; m += (1 - b1) * g
+    v *= b2; v += (1 - b2) * g * g
+    return p - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps), m, v
+
+
+@wrong("adam_step", r"differs|correct|β")
+def adam_one_minus_beta_power(p, g, m, v, t, lr, b1, b2, eps):
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    return p - lr * (m / (1 - b1) ** t) / (np.sqrt(v / (1 - b2) ** t) + eps), m, v
+
+
+@wrong("adam_step", r"differs")
+def adam_swapped_state(p, g, m, v, t, lr, b1, b2, eps):
+    new_p, m, v = _adam(p, g, m, v, t, lr, b1, b2, eps)
+    return new_p, v, m
+
+
+@right("adam_step")
+def adam_torch(p, g, m, v, t, lr, b1, b2, eps):
+    import torch
+    P = torch.tensor(p, requires_grad=True)
+    opt = torch.optim.Adam([P], lr=lr, betas=(b1, b2), eps=eps)
+    opt.state[P] = {"step": torch.tensor(float(t - 1)), "exp_avg": torch.tensor(m).clone(),
+                    "exp_avg_sq": torch.tensor(v).clone()}
+    P.grad = torch.tensor(g)
+    opt.step()
+    return P.detach().numpy(), opt.state[P]["exp_avg"].numpy(), opt.state[P]["exp_avg_sq"].numpy()
+
+
+@right("adam_step")
+def adam_folded(p, g, m, v, t, lr, b1, b2, eps):
+    m2 = m + (1 - b1) * (g - m)              # = b1 m + (1 - b1) g, written as a move towards g
+    v2 = v + (1 - b2) * (g ** 2 - v)
+    return p - lr * (m2 / (1 - b1 ** t)) / (np.sqrt(v2 / (1 - b2 ** t)) + eps), m2, v2
+
+
+# ===================================================================== 03 cosine_lr
+@wrong("cosine_lr", r"\(1 \+ cos|1 \+|half|/ 2|differs")
+def cos_no_one_plus(t, lr0, T, lr_min):
+    return lr_min + (lr0 - lr_min) * math.cos(math.pi * t / T)
+
+
+@wrong("cosine_lr", r"lr_min|η_min|floor|minimum")
+def cos_no_min(t, lr0, T, lr_min):
+    return lr0 * (1 + math.cos(math.pi * t / T)) / 2
+
+
+@wrong("cosine_lr", r"differs")
+def cos_no_pi(t, lr0, T, lr_min):
+    return lr_min + (lr0 - lr_min) * (1 + math.cos(t / T)) / 2
+
+
+@wrong("cosine_lr", r"integer division|//|float")
+def cos_int_div(t, lr0, T, lr_min):
+    return lr_min + (lr0 - lr_min) * (1 + math.cos(math.pi * (t // T))) / 2
+
+
+@wrong("cosine_lr", r"minus|η_0 - η_min|lr0 - lr_min|differs|sign")
+def cos_plus(t, lr0, T, lr_min):
+    return lr_min + (lr0 + lr_min) * (1 + math.cos(math.pi * t / T)) / 2
+
+
+@wrong("cosine_lr", r"full cosine period")
+def cos_two_pi(t, lr0, T, lr_min):
+    return lr_min + (lr0 - lr_min) * (1 + math.cos(2 * math.pi * t / T)) / 2
+
+
+@wrong("cosine_lr", r"T - 1|total_steps - 1|off|differs")
+def cos_t_minus_1(t, lr0, T, lr_min):
+    return lr_min + (lr0 - lr_min) * (1 + math.cos(math.pi * t / (T - 1))) / 2 if T > 1 else lr_min
+
+
+@wrong("cosine_lr", r"differs|quarter|π")
+def cos_quarter(t, lr0, T, lr_min):
+    return lr_min + (lr0 - lr_min) * math.cos(math.pi * t / (2 * T))
+
+
+@wrong("cosine_lr", r"swapped|lr_min|η_0|differs")
+def cos_swapped(t, lr0, T, lr_min):
+    return lr0 + (lr_min - lr0) * (1 + math.cos(math.pi * t / T)) / 2
+
+
+@wrong("cosine_lr", r"more than lr0")
+def cos_sin(t, lr0, T, lr_min):
+    return lr_min + (lr0 - lr_min) * (1 + math.sin(math.pi * t / T)) / 2
+
+
+@right("cosine_lr")
+def cos_numpy(t, lr0, T, lr_min):
+    return float(lr_min + 0.5 * (lr0 - lr_min) * (1 + np.cos(np.pi * t / T)))
+
+
+@right("cosine_lr")
+def cos_half_angle(t, lr0, T, lr_min):
+    return lr_min + (lr0 - lr_min) * math.cos(math.pi * t / (2 * T)) ** 2
