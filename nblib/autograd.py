@@ -349,6 +349,10 @@ class MLP(Module):
                        for i in range(len(nouts))]
 
     def __call__(self, x):
+        nin = len(self.layers[0].neurons[0].w)
+        if np.ndim(x) != 1 or len(x) != nin:
+            raise ValueError(f"MLP: x must be one sample, a list of {nin} numbers (or Values), "
+                             f"got {describe(x) if np.ndim(x) != 1 else f'{len(x)} numbers'}")
         x = list(x)
         for layer in self.layers:
             x = layer(x)

@@ -28,7 +28,7 @@ import numbers
 import numpy as np
 
 from ._validate import as_float_array, class_labels, describe, positive_number
-from .layers import ACTIVATIONS, softmax_cross_entropy
+from .layers import ACTIVATIONS, _sizes, softmax_cross_entropy
 
 __all__ = ["batchnorm_forward", "batchnorm_backward", "batchnorm_backward_compact", "new_bn_param",
            "clip_grad_norm", "DeepMLP", "train_sgd"]
@@ -240,10 +240,7 @@ class DeepMLP:
     def __init__(self, sizes, activation="relu", batchnorm=False, gain=1.0, seed=0,
                  bn_forward=None, bn_backward=None):
         where = "DeepMLP"
-        if not isinstance(sizes, (list, tuple)) or len(sizes) < 2 or not all(
-                isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in sizes):
-            raise ValueError(f"{where}: sizes must be a list of at least two positive ints [d, h1, ..., C], "
-                             f"got {sizes!r}")
+        sizes = _sizes(sizes, where)
         if activation not in ACTIVATIONS:
             raise ValueError(f"{where}: activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
         if not isinstance(batchnorm, (bool, np.bool_)):
@@ -251,7 +248,7 @@ class DeepMLP:
         gain = positive_number(gain, "gain", where)
         from .data import make_rng
         rng = make_rng(seed, where)
-        self.sizes, self.activation, self.batchnorm = [int(s) for s in sizes], activation, bool(batchnorm)
+        self.sizes, self.activation, self.batchnorm = sizes, activation, bool(batchnorm)
         self.L = len(sizes) - 1
         self.bn_forward = bn_forward or batchnorm_forward
         self.bn_backward = bn_backward or batchnorm_backward
@@ -305,7 +302,12 @@ class DeepMLP:
         if self._caches is None:
             raise RuntimeError("DeepMLP.backward: call forward(X) first; backward needs its caches")
         _, act_b = ACTIVATIONS[self.activation]
-        grads, dh = {}, np.asarray(dlogits, dtype=float)
+        grads = {}
+        dh = as_float_array(dlogits, "dlogits", "DeepMLP.backward", ndim=2, finite=False)
+        expected = (self._caches[0][0].shape[0], self.sizes[-1])
+        if dh.shape != expected:
+            raise ValueError(f"DeepMLP.backward: dlogits must be dL/d(logits), shaped like the last forward's "
+                             f"logits {expected}, got shape {dh.shape}")
         with np.errstate(over="ignore", invalid="ignore"):
             for i in range(self.L, 0, -1):
                 h_in, bn_cache, act_cache = self._caches[i - 1]
@@ -345,6 +347,10 @@ def train_sgd(net: DeepMLP, X, y, lr: float = 0.1, steps: int = 100, max_norm=No
     parameters are then put back to where they were before the step that led there, the
     last state with a finite loss).
     """
+    if not isinstance(net, DeepMLP):
+        raise TypeError(f"train_sgd: net must be a DeepMLP, got {describe(net)}")
+    X = as_float_array(X, "X", "train_sgd", ndim=2)
+    y = class_labels(y, X.shape[0], net.sizes[-1], "train_sgd", batch_name="X")
     lr = positive_number(lr, "lr", "train_sgd")
     steps = positive_number(steps, "steps", "train_sgd", integer=True)
     if max_norm is not None:

@@ -118,6 +118,8 @@ def adam_step(p, g, m, v, t, lr, beta1, beta2, eps):
     t : the number of THIS step, 1 on the first step. m_hat and v_hat are not kept:
     the state carried to the next step is the uncorrected (m_new, v_new).
     """
+    if not t >= 1:
+        raise ValueError(f"adam_step: t must be the number of this step, 1 on the first, got {t!r}")
     m = beta1 * m + (1 - beta1) * g
     v = beta2 * v + (1 - beta2) * g * g
     m_hat = m / (1 - beta1 ** t)

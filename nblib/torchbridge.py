@@ -73,9 +73,7 @@ class TorchMLP(nn.Module):
         super().__init__()
         if activation not in _ACT:
             raise ValueError(f"TorchMLP: activation must be one of {tuple(_ACT)}, got {activation!r}")
-        sizes = [int(s) for s in sizes]
-        if len(sizes) < 2:
-            raise ValueError(f"TorchMLP: sizes needs at least [d, C], got {sizes}")
+        sizes = L._sizes(sizes, "TorchMLP")
         self.sizes, self.activation = sizes, activation
         for i in range(1, len(sizes)):
             setattr(self, f"fc{i}", nn.Linear(sizes[i - 1], sizes[i]))
@@ -260,6 +258,7 @@ def step_matched(net, X, y, optimizer: str = "sgd", lr: float = 0.1, steps: int 
     _check_net(net, where)
     lr = positive_number(lr, "lr", where)
     steps = positive_number(steps, "steps", where, integer=True)
+    batch_size = positive_number(batch_size, "batch_size", where, integer=True)
     X = as_float_array(X, "X", where, ndim=2)
     y = class_labels(y, X.shape[0], net.sizes[-1], where, batch_name="X")
     ours = copy.deepcopy(net)

@@ -111,6 +111,15 @@ ROWS = [
         r"affine_module", r"a class \(a subclass of nn.Module\)", r"got Linear", kind="check"),
     Bad("fit_loop given the history it returned", lambda: _check("fit_loop")({"train_loss": [1.0]}), None,
         r"fit_loop", r"expected a function", r"got dict", kind="check"),
+    Bad("autograd MLP given a batch", lambda: m("autograd").MLP(3, [4, 1])(np.ones((2, 3))),
+        ValueError, r"^MLP: x", r"one sample, a list of 3 numbers", r"shape \(2, 3\)"),
+    Bad("autograd MLP given too few inputs", lambda: m("autograd").MLP(3, [4, 1])([1.0, 2.0]),
+        ValueError, r"^MLP: x", r"a list of 3 numbers", r"got 2 numbers"),
+    Bad("TorchMLP sizes an int", lambda: m("torchbridge").TorchMLP(3),
+        ValueError, r"^TorchMLP: sizes", r"at least two positive ints", r"got 3"),
+    Bad("step_matched batch_size 0", lambda: m("torchbridge").step_matched(_net(), z((4, 2)), np.zeros(4, int),
+                                                                         steps=2, batch_size=0),
+        ValueError, r"^step_matched: batch_size", r"> 0", r"got 0"),
 ]
 
 

@@ -52,6 +52,18 @@ ROWS = [
         ValueError, r"control 'depth'", r"between 2 and 20", r"got 50"),
     Bad("deepnet_explorer clip not offered", lambda: m("widgets.deepnets").deepnet_explorer().set(clip="5"),
         ValueError, r"control 'clip'", r"must be one of \[", r"'5'"),
+    Bad("DeepMLP.backward dlogits of the wrong shape",
+        lambda: (lambda n: (n.forward(z((4, 2))), n.backward(z((4, 3)))))(m("norm").DeepMLP([2, 3, 2])),
+        ValueError, r"^DeepMLP.backward: dlogits", r"shaped like the last forward's logits \(4, 2\)", r"\(4, 3\)"),
+    Bad("DeepMLP sizes an int", lambda: m("norm").DeepMLP(3),
+        ValueError, r"^DeepMLP: sizes", r"at least two positive ints", r"got 3"),
+    Bad("train_sgd net not a DeepMLP", lambda: m("norm").train_sgd("net", z((4, 2)), np.zeros(4, int)),
+        TypeError, r"^train_sgd: net", r"must be a DeepMLP", r"str 'net'"),
+    Bad("train_sgd float labels", lambda: m("norm").train_sgd(m("norm").DeepMLP([2, 3, 2]), z((4, 2)), z(4)),
+        TypeError, r"^train_sgd: labels", r"integer class ids", r"float64"),
+    Bad("train_sgd labels of another batch", lambda: m("norm").train_sgd(m("norm").DeepMLP([2, 3, 2]), z((4, 2)),
+                                                                          np.zeros(5, int)),
+        ValueError, r"^train_sgd: labels", r"\(4,\)|4", r"5"),
 ]
 
 

@@ -100,6 +100,8 @@ ROWS = [
         r"rmsprop_step", r"expected a function", r"tuple", kind="check"),
     Bad("check.adam_step given None", lambda: m("check").adam_step(None), TypeError,
         r"adam_step", r"expected a function", r"None", kind="check"),
+    Bad("adam_step t counted from 0", lambda: m("optim").adam_step(z(2), np.ones(2), z(2), z(2), 0, 0.1, 0.9, 0.999, 1e-8),
+        ValueError, r"^adam_step: t", r"1 on the first", r"got 0"),
 ]
 
 
