@@ -24,3 +24,13 @@ def test_minutes_agree_with_the_instructor_guide():
     guide = {m.group(1): int(m.group(2)) for m in re.finditer(r"^### (\d\d) · .*\((\d+) min\)$", GUIDE, flags=re.M)}
     readme = {n: minutes for n, (_, minutes) in readme_rows().items()}
     assert guide == readme, f"guide {guide} vs README {readme}"
+
+
+def test_the_guide_overview_table_agrees_with_its_own_lecture_plans():
+    overview = {m.group(1): (m.group(2), int(m.group(3))) for m in re.finditer(
+        r"^\| (\d\d) \| \[[^\]]+\]\(([^)]+\.ipynb)\) \| (\d+) min \|", GUIDE, flags=re.M)}
+    plans = {m.group(1): int(m.group(2)) for m in re.finditer(r"^### (\d\d) · .*\((\d+) min\)$", GUIDE, flags=re.M)}
+    assert [f for f, _ in overview.values()] == [p.name for p in NOTEBOOKS]
+    assert {n: m for n, (_, m) in overview.items()} == plans
+    for n, (f, _) in overview.items():
+        assert f.startswith(n), f"guide row {n} links {f}"

@@ -4,7 +4,9 @@ The learner's library is :mod:`nblib`; nothing there (and no notebook) imports f
 
 * :mod:`tools.edition`   - the student edition (``python -m tools.edition [--check]``)
 * :mod:`tools.slides`    - the offline reveal.js decks (``python -m tools.slides``)
-* :mod:`tools.bench`     - the benchmark (``python -m tools.bench``)
+* :mod:`tools.nbgrader`  - nbgrader cell metadata for the worked notebooks (``python -m tools.nbgrader --stamp``)
+* :mod:`tools.browser`   - JupyterLab in headless Chromium: the browser tests and the benchmark's latencies
+* :mod:`tools.bench`     - the benchmark (``python -m tools.bench``; ``tools.bench_conv``: its convolution part)
 * :mod:`tools.notebooks` - run a notebook headless and compare its outputs (tests and benchmark)
 * :mod:`tools.netguard`  - the network guard that makes a run offline (``conftest.py``, benchmark)
 
