@@ -185,3 +185,7 @@ def test_a_library_not_implemented_error_is_a_crash_not_a_stub():
         raise NotImplementedError()
 
     assert _core._call(stub, (1,))[1][0] == "todo"
+
+
+def test_the_time_limit_is_the_one_the_readme_states():
+    assert _core.TIME_LIMIT == 10.0

@@ -34,3 +34,32 @@ def test_the_guide_overview_table_agrees_with_its_own_lecture_plans():
     assert {n: m for n, (_, m) in overview.items()} == plans
     for n, (f, _) in overview.items():
         assert f.startswith(n), f"guide row {n} links {f}"
+
+
+def solution_lines(path):
+    """Non-comment lines inside each ### BEGIN/END SOLUTION region of a notebook's code cells."""
+    import json
+
+    regions = []
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        inside = None
+        for line in "".join(cell["source"]).split("\n"):
+            if re.match(r"\s*### BEGIN SOLUTION", line):
+                inside = 0
+            elif re.match(r"\s*### END SOLUTION", line):
+                regions.append(inside)
+                inside = None
+            elif inside is not None and line.strip() and not line.strip().startswith("#"):
+                inside += 1
+    return regions
+
+
+def test_every_notebook_has_the_learner_build_something():
+    """README: in each notebook the learner writes code the notebook then runs on (several hundred lines
+    over the course); no notebook's exercises are only one-liners."""
+    totals = {p.name: sum(solution_lines(p)) for p in NOTEBOOKS}
+    assert all(t >= 10 for t in totals.values()), totals
+    assert sum(totals.values()) >= 300, totals
+    assert sum(max(solution_lines(p)) >= 10 for p in NOTEBOOKS) >= 9, totals
