@@ -1300,3 +1300,663 @@ def cos_numpy(t, lr0, T, lr_min):
 @right("cosine_lr")
 def cos_half_angle(t, lr0, T, lr_min):
     return lr_min + (lr0 - lr_min) * math.cos(math.pi * t / (2 * T)) ** 2
+
+
+# ===================================================================== 05 value_ops / value_engine
+class MV:
+    """A correct learner's MyValue (the notebook's class, written out)."""
+
+    def __init__(self, data, _children=(), _op=""):
+        self.data = float(data)
+        self.grad = 0.0
+        self._prev = tuple(_children)
+        self._op = _op
+        self._backward = lambda: None
+
+    def _wrap(self, other):
+        return other if isinstance(other, MV) else type(self)(other)
+
+    def __add__(self, other):
+        other = self._wrap(other)
+        out = type(self)(self.data + other.data, (self, other), "+")
+
+        def _backward():
+            self.grad += out.grad
+            other.grad += out.grad
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other):
+        other = self._wrap(other)
+        out = type(self)(self.data * other.data, (self, other), "*")
+
+        def _backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._backward = _backward
+        return out
+
+    def __pow__(self, k):
+        out = type(self)(self.data ** k, (self,), "**")
+
+        def _backward():
+            self.grad += k * self.data ** (k - 1) * out.grad
+        out._backward = _backward
+        return out
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = type(self)(t, (self,), "tanh")
+
+        def _backward():
+            self.grad += (1 - t ** 2) * out.grad
+        out._backward = _backward
+        return out
+
+    def relu(self):
+        out = type(self)(self.data if self.data > 0 else 0.0, (self,), "relu")
+
+        def _backward():
+            self.grad += (1.0 if self.data > 0 else 0.0) * out.grad
+        out._backward = _backward
+        return out
+
+    def __neg__(self):
+        return self * -1.0
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __radd__(self, other):
+        return self + other
+
+    def __rmul__(self, other):
+        return self * other
+
+    def __rsub__(self, other):
+        return (-self) + other
+
+    def __truediv__(self, other):
+        return self * other ** -1 if isinstance(other, MV) else self * (1.0 / other)
+
+    def __rtruediv__(self, other):
+        return self ** -1 * other
+
+
+def _variant(name, **methods):
+    return type(name, (MV,), methods)
+
+
+def _op(self, data, children, op, back):
+    out = type(self)(data, children, op)
+    out._backward = lambda: back(out)
+    return out
+
+
+def _mul_no_children(self, other):
+    other = self._wrap(other)
+    out = type(self)(self.data * other.data, (), "*")
+
+    def _backward():
+        self.grad += other.data * out.grad
+        other.grad += self.data * out.grad
+    out._backward = _backward
+    return out
+
+
+def _mul_only_self_child(self, other):
+    other = self._wrap(other)
+    out = type(self)(self.data * other.data, (self,), "*")
+
+    def _backward():
+        self.grad += other.data * out.grad
+        other.grad += self.data * out.grad
+    out._backward = _backward
+    return out
+
+
+def _mul_assign(self, other):
+    other = self._wrap(other)
+    out = type(self)(self.data * other.data, (self, other), "*")
+
+    def _backward():
+        self.grad = other.data * out.grad
+        other.grad = self.data * out.grad
+    out._backward = _backward
+    return out
+
+
+def _mul_no_upstream(self, other):
+    other = self._wrap(other)
+    out = type(self)(self.data * other.data, (self, other), "*")
+
+    def _backward():
+        self.grad += other.data
+        other.grad += self.data
+    out._backward = _backward
+    return out
+
+
+def _mul_own_data(self, other):
+    other = self._wrap(other)
+    out = type(self)(self.data * other.data, (self, other), "*")
+
+    def _backward():
+        self.grad += self.data * out.grad
+        other.grad += other.data * out.grad
+    out._backward = _backward
+    return out
+
+
+def _mul_no_wrap(self, other):
+    out = type(self)(self.data * other.data, (self, other), "*")
+
+    def _backward():
+        self.grad += other.data * out.grad
+        other.grad += self.data * out.grad
+    out._backward = _backward
+    return out
+
+
+def _mul_eager(self, other):                    # adds the local derivative at once, in the forward pass
+    other = self._wrap(other)
+    out = type(self)(self.data * other.data, (self, other), "*")
+    self.grad += other.data
+    other.grad += self.data
+    return out
+
+
+def _add_no_wrap(self, other):
+    out = type(self)(self.data + other.data, (self, other), "+")
+
+    def _backward():
+        self.grad += out.grad
+        other.grad += out.grad
+    out._backward = _backward
+    return out
+
+
+def _add_assign(self, other):
+    other = self._wrap(other)
+    out = type(self)(self.data + other.data, (self, other), "+")
+
+    def _backward():
+        self.grad = out.grad
+        other.grad = out.grad
+    out._backward = _backward
+    return out
+
+
+def _add_in_place(self, other):
+    other = self._wrap(other)
+    self.data += other.data
+    return self
+
+
+def _pow_wrong(self, k):
+    out = type(self)(self.data ** k, (self,), "**")
+
+    def _backward():
+        self.grad += k * self.data ** k * out.grad
+    out._backward = _backward
+    return out
+
+
+def _tanh_input(self):
+    t = math.tanh(self.data)
+    out = type(self)(t, (self,), "tanh")
+    x = self.data
+
+    def _backward():
+        self.grad += (1 - x ** 2) * out.grad
+    out._backward = _backward
+    return out
+
+
+def _tanh_no_upstream(self):
+    t = math.tanh(self.data)
+    out = type(self)(t, (self,), "tanh")
+
+    def _backward():
+        self.grad += 1 - t ** 2
+    out._backward = _backward
+    return out
+
+
+def _relu_kink_one(self):
+    out = type(self)(max(0.0, self.data), (self,), "relu")
+
+    def _backward():
+        self.grad += (1.0 if self.data >= 0 else 0.0) * out.grad
+    out._backward = _backward
+    return out
+
+
+def _relu_output_grad(self):                     # derivative read from out.data > 0 is right; this one not
+    out = type(self)(max(0.0, self.data), (self,), "relu")
+
+    def _backward():
+        self.grad += out.data * out.grad
+    out._backward = _backward
+    return out
+
+
+VALUE_WRONG = [
+    (r"children|_prev|record", _variant("MulNoChildren", __mul__=_mul_no_children)),
+    (r"children|_prev|record|other", _variant("MulOnlySelf", __mul__=_mul_only_self_child)),
+    (r"\+=|adds|add into|used twice|overwr", _variant("MulAssign", __mul__=_mul_assign)),
+    (r"out\.grad|from above|upstream", _variant("MulNoUpstream", __mul__=_mul_no_upstream)),
+    (r"other|swapped|the other input|own", _variant("MulOwnData", __mul__=_mul_own_data)),
+    (r"number|MyValue\(other\)|wrap", _variant("MulNoWrap", __mul__=_mul_no_wrap)),
+    (r"_backward|backward|forward|at once|eager", _variant("MulEager", __mul__=_mul_eager)),
+    (r"number|MyValue\(other\)|wrap", _variant("AddNoWrap", __add__=_add_no_wrap)),
+    (r"\+=|adds|add into|used twice|overwr", _variant("AddAssign", __add__=_add_assign)),
+    (r"one of the inputs.*in place", _variant("AddInPlace", __add__=_add_in_place)),
+    (r"k - 1|k·a\^\(k-1\)|power|\*\*", _variant("PowWrong", __pow__=_pow_wrong)),
+    (r"output|t = tanh|1 - t|tanh", _variant("TanhOfInput", tanh=_tanh_input)),
+    (r"out\.grad|from above|upstream", _variant("TanhNoUpstream", tanh=_tanh_no_upstream)),
+    (r"a = 0|kink|0 at|exactly", _variant("ReluKinkOne", relu=_relu_kink_one)),
+    (r"relu|1\[a ?> ?0\]|indicator|differs|expected", _variant("ReluOutputGrad", relu=_relu_output_grad)),
+]
+for _hint, _cls in VALUE_WRONG:
+    BANK.setdefault("value_ops", []).append(("fail", _hint, _cls))
+BANK["value_ops"].append(("pass", None, MV))
+
+
+class MVGeneric(MV):
+    """Correct, written differently: one generic node maker; relu through max and a comparison."""
+
+    def _node(self, data, parents, op, locals_):
+        out = type(self)(data, parents, op)
+
+        def _backward():
+            for p, d in zip(parents, locals_):
+                p.grad += d * out.grad
+        out._backward = _backward
+        return out
+
+    def __add__(self, other):
+        other = other if isinstance(other, MV) else type(self)(other)
+        return self._node(self.data + other.data, (self, other), "+", (1.0, 1.0))
+
+    def __mul__(self, other):
+        other = other if isinstance(other, MV) else type(self)(other)
+        return self._node(self.data * other.data, (self, other), "*", (other.data, self.data))
+
+    def __pow__(self, k):
+        return self._node(self.data ** k, (self,), "**", (k * self.data ** (k - 1),))
+
+    def tanh(self):
+        t = (math.exp(2 * self.data) - 1) / (math.exp(2 * self.data) + 1) if abs(self.data) < 300 \
+            else math.copysign(1.0, self.data)
+        return self._node(t, (self,), "tanh", (1 - t * t,))
+
+    def relu(self):
+        return self._node(max(self.data, 0.0), (self,), "relu", (float(self.data > 0),))
+
+
+BANK["value_ops"].append(("pass", None, MVGeneric))
+
+
+# ===================================================================== 05 topo_order
+def topo_bfs_reversed(root):
+    order, seen, queue = [], {id(root)}, [root]
+    while queue:
+        node = queue.pop(0)
+        order.append(node)
+        for c in node._prev:
+            if id(c) not in seen:
+                seen.add(id(c)); queue.append(c)
+    return order[::-1]
+
+
+def topo_recursive(root):
+    order, seen = [], set()
+
+    def visit(v):
+        if id(v) not in seen:
+            seen.add(id(v))
+            for c in v._prev:
+                visit(c)
+            order.append(v)
+    visit(root)
+    return order
+
+
+def topo_no_visited(root):
+    order, stack = [], [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in node._prev)
+    return order
+
+
+def topo_root_first(root):
+    return topo_ref_like(root)[::-1]
+
+
+def topo_no_root(root):
+    return topo_ref_like(root)[:-1]
+
+
+def topo_preorder_reversed(root):
+    order, seen, stack = [], set(), [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        order.append(node)
+        stack.extend(node._prev)
+    return order[::-1]
+
+
+def topo_dedup_by_data(root):
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            if node.data not in seen:
+                seen.add(node.data); order.append(node)
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in node._prev)
+    return order
+
+
+def topo_leaves_only(root):
+    return [n for n in topo_ref_like(root) if not n._prev] + [root]
+
+
+def topo_sorted_by_id(root):
+    nodes, stack, seen = [], [root], set()
+    while stack:
+        n = stack.pop()
+        if id(n) not in seen:
+            seen.add(id(n)); nodes.append(n); stack.extend(n._prev)
+    nodes.sort(key=id)
+    nodes.remove(root)
+    return nodes + [root]
+
+
+def topo_ref_like(root):
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in node._prev if id(c) not in visited)
+    return order
+
+
+def topo_kahn(root):
+    nodes, stack, seen = [], [root], {id(root)}
+    while stack:
+        n = stack.pop()
+        nodes.append(n)
+        for c in n._prev:
+            if id(c) not in seen:
+                seen.add(id(c)); stack.append(c)
+    consumers = {id(n): 0 for n in nodes}
+    for n in nodes:
+        for c in n._prev:
+            consumers[id(c)] += 1
+    ready, out = [root], []
+    while ready:
+        n = ready.pop()
+        out.append(n)
+        for c in n._prev:
+            consumers[id(c)] -= 1
+            if consumers[id(c)] == 0:
+                ready.append(c)
+    return out[::-1]
+
+
+def topo_iterators(root):
+    """Correct, differently: a stack of (node, iterator over its inputs), as in an iterative DFS."""
+    order, seen, stack = [], {id(root)}, [(root, iter(root._prev))]
+    while stack:
+        node, children = stack[-1]
+        for child in children:
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append((child, iter(child._prev)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+for _hint, _fn in [(r"before|input|order|after", topo_bfs_reversed),
+                   (r"recursion|recursive", topo_recursive),
+                   (r"once|twice|more than once|duplicate", topo_no_visited),
+                   (r"root last|last|before|order", topo_root_first),
+                   (r"root|every node|missing", topo_no_root),
+                   (r"before|input|order|after", topo_preorder_reversed),
+                   (r"distinct nodes but the graph has", topo_dedup_by_data),
+                   (r"distinct nodes but the graph has", topo_leaves_only),
+                   (r"before|input|order|after", topo_sorted_by_id)]:
+    BANK.setdefault("topo_order", []).append(("fail", _hint, _fn))
+BANK["topo_order"] += [("pass", None, topo_ref_like), ("pass", None, topo_kahn), ("pass", None, topo_iterators)]
+
+
+# ===================================================================== 05 value_backward
+def bw_no_reset(root):
+    order = topo_ref_like(root)
+    root.grad = 1.0
+    for n in reversed(order):
+        n._backward()
+    return order
+
+
+def bw_no_seed(root):
+    order = topo_ref_like(root)
+    for n in order:
+        n.grad = 0.0
+    for n in reversed(order):
+        n._backward()
+    return order
+
+
+def bw_forward_order(root):
+    order = topo_ref_like(root)
+    for n in order:
+        n.grad = 0.0
+    root.grad = 1.0
+    for n in order:
+        n._backward()
+    return order
+
+
+def bw_reset_after_seed(root):
+    order = topo_ref_like(root)
+    root.grad = 1.0
+    for n in order:
+        n.grad = 0.0
+    for n in reversed(order):
+        n._backward()
+    return order
+
+
+def bw_no_return(root):
+    order = topo_ref_like(root)
+    for n in order:
+        n.grad = 0.0
+    root.grad = 1.0
+    for n in reversed(order):
+        n._backward()
+
+
+def bw_reset_leaves_only(root):
+    order = topo_ref_like(root)
+    for n in order:
+        if not n._prev:
+            n.grad = 0.0
+    root.grad = 1.0
+    for n in reversed(order):
+        n._backward()
+    return order
+
+
+def bw_root_only(root):
+    order = topo_ref_like(root)
+    for n in order:
+        n.grad = 0.0
+    root.grad = 1.0
+    root._backward()
+    return order
+
+
+def bw_seed_add(root):
+    order = topo_ref_like(root)
+    root.grad += 1.0
+    for n in reversed(order):
+        n._backward()
+    return order
+
+
+def bw_bfs(root):
+    order = topo_bfs_reversed(root)
+    for n in order:
+        n.grad = 0.0
+    root.grad = 1.0
+    for n in reversed(order):
+        n._backward()
+    return order
+
+
+def bw_recursive_topo(root):
+    order = topo_recursive(root)
+    for n in order:
+        n.grad = 0.0
+    root.grad = 1.0
+    for n in reversed(order):
+        n._backward()
+    return order
+
+
+def bw_kahn(root):
+    order = topo_kahn(root)
+    for n in order:
+        n.grad = 0
+    root.grad = 1
+    for i in range(len(order) - 1, -1, -1):
+        order[i]._backward()
+    return list(order)
+
+
+for _hint, _fn in [(r"reset|accumulat|0\.0|twice|again", bw_no_reset),
+                   (r"seed|1\.0|root\.grad", bw_no_seed),
+                   (r"leaves first instead of root first", bw_forward_order),
+                   (r"seed|1\.0|root\.grad|after", bw_reset_after_seed),
+                   (r"return|None", bw_no_return),
+                   (r"second call gave", bw_reset_leaves_only),
+                   (r"every node|each node|root", bw_root_only),
+                   (r"reset|accumulat|0\.0|twice|again", bw_seed_add),
+                   (r"after every node that uses it", bw_bfs),
+                   (r"recursion|recursive", bw_recursive_topo)]:
+    BANK.setdefault("value_backward", []).append(("fail", _hint, _fn))
+BANK["value_backward"] += [("pass", None, bw_kahn)]
+
+
+def _engine(cls, topo=topo_ref_like, backward=None):
+    def method_backward(self):
+        order = self.topological_order()
+        for n in order:
+            n.grad = 0.0
+        self.grad = 1.0
+        for n in reversed(order):
+            n._backward()
+        return order
+    return type(cls.__name__ + "Engine", (cls,), {"topological_order": topo, "backward": backward or method_backward})
+
+
+BANK["value_engine"] = [("fail", h, _engine(c)) for h, c in VALUE_WRONG[:6]] + [
+    ("fail", r"topological_order|order|backward", _engine(MV, topo=topo_bfs_reversed)),
+    ("fail", r"recursion", _engine(MV, topo=topo_recursive)),
+    ("fail", r"topological_order|backward|reset", _engine(MV, backward=lambda self: bw_no_reset(self))),
+    ("fail", r"no method", MV),
+    ("pass", None, _engine(MV)),
+    ("pass", None, _engine(MVGeneric, topo=topo_kahn)),
+]
+
+
+# ===================================================================== 05 value_mul / value_tanh (methods of nblib's Value)
+def _w(self, other):
+    return other if hasattr(other, "data") else type(self)(other)
+
+
+def _mk_mul(local_self, local_other, children=True, assign=False, wrap=True):
+    def mul(self, other):
+        other = _w(self, other) if wrap else other
+        out = type(self)(self.data * other.data, (self, other) if children else (), "*")
+
+        def _backward():
+            if assign:
+                self.grad = local_self(self, other) * out.grad
+                other.grad = local_other(self, other) * out.grad
+            else:
+                self.grad += local_self(self, other) * out.grad
+                other.grad += local_other(self, other) * out.grad
+        out._backward = _backward
+        return out
+    return mul
+
+
+def _mul_no_up(self, other):
+    other = _w(self, other)
+    out = type(self)(self.data * other.data, (self, other), "*")
+
+    def _backward():
+        self.grad += other.data
+        other.grad += self.data
+    out._backward = _backward
+    return out
+
+
+_OTHER, _SELF = (lambda s, o: o.data), (lambda s, o: s.data)
+BANK["value_mul"] = [
+    ("fail", r"record|children|_prev", _named(_mk_mul(_OTHER, _SELF, children=False), "mul_no_children")),
+    ("fail", r"used twice|overwrite|=", _named(_mk_mul(_OTHER, _SELF, assign=True), "mul_assign")),
+    ("fail", r"swapped", _named(_mk_mul(_SELF, _OTHER), "mul_swapped")),
+    ("fail", r"plain number|wrap|data", _named(_mk_mul(_OTHER, _SELF, wrap=False), "mul_no_wrap")),
+    ("fail", r"from above|out\.grad|upstream", _named(_mul_no_up, "mul_no_upstream")),
+    ("fail", r"gradients|expected|differ", _named(_mk_mul(lambda s, o: 1.0, lambda s, o: 1.0), "mul_like_add")),
+    ("pass", None, _named(_mk_mul(_OTHER, _SELF), "mul_right")),
+    ("pass", None, _named(lambda self, other: (lambda o: (lambda out: (setattr(out, "_backward", lambda: (
+        setattr(self, "grad", self.grad + o.data * out.grad), setattr(o, "grad", o.grad + self.data * out.grad)))
+        or out))(type(self)(self.data * o.data, (self, o), "*")))(_w(self, other)), "mul_one_liner")),
+]
+
+
+def _mk_tanh(local, upstream=True, children=True):
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = type(self)(t, (self,) if children else (), "tanh")
+
+        def _backward():
+            self.grad += local(self.data, t) * (out.grad if upstream else 1.0)
+        out._backward = _backward
+        return out
+    return tanh
+
+
+BANK["value_tanh"] = [
+    ("fail", r"input|output", _named(_mk_tanh(lambda x, t: 1 - x * x), "tanh_of_input")),
+    ("fail", r"from above|out\.grad|upstream", _named(_mk_tanh(lambda x, t: 1 - t * t, upstream=False), "tanh_no_up")),
+    ("fail", r"record|children|_prev", _named(_mk_tanh(lambda x, t: 1 - t * t, children=False), "tanh_no_children")),
+    ("fail", r"gradient|expected|differ|sech|square", _named(_mk_tanh(lambda x, t: 1 - t), "tanh_no_square")),
+    ("fail", r"gradient|expected|differ|sign", _named(_mk_tanh(lambda x, t: t * t - 1), "tanh_sign")),
+    ("fail", r"gradient|expected|differ", _named(_mk_tanh(lambda x, t: 1 / math.cosh(x)), "tanh_sech_not_squared")),
+    ("pass", None, _named(_mk_tanh(lambda x, t: 1 / math.cosh(x) ** 2), "tanh_sech2")),
+]

@@ -218,6 +218,12 @@ def _ops_verdict(cls, name="value_ops"):
         if not isinstance(out, cls):
             return "fail", (f"returned {returned(out)} {where}; each operation must return a new "
                             f"{cls.__name__}: out = {cls.__name__}(..., (self, other), '{case.op}')"), ()
+        if any(out is leaf for leaf in leaves):
+            return "fail", (f"the result is one of the inputs {where}: your operation changed an input in place "
+                            f"(e.g. self.data += other.data; return self) instead of making a new node, so the "
+                            f"input's own value is lost and the graph has no node for the result"), (
+                f"create and return a new node: out = {cls.__name__}(self.data + other.data, (self, other), '+'), "
+                f"and leave self and other unchanged",)
         got_data = out.data
         if not (isinstance(got_data, (int, float)) and math.isclose(got_data, case.data, rel_tol=1e-9,
                                                                      abs_tol=1e-12)):
