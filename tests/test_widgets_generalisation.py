@@ -52,14 +52,18 @@ def test_every_control_changes_the_view_without_warnings():
                 assert "nan" not in ex.status_text
 
 
-def test_redraw_is_fast():
+def test_every_degree_and_lambda_redraws_the_figure():
+    """(How fast is the benchmark's business: python -m tools.bench.)"""
     ex = generalisation_explorer()
+    images = {bytes(ex._image.value)}
     for degree in range(MAX_DEGREE + 1):
         ex.set(degree=degree)
+        images.add(bytes(ex._image.value))
     for lam in LAMBDAS:
         ex.set(lam=lam)
-    total = [a + b for a, b in ex.timings[1:]]
-    assert np.median(total) < 100, f"median redraw {np.median(total):.0f} ms"
+        images.add(bytes(ex._image.value))
+    assert len(ex.timings) == 1 + MAX_DEGREE + 1 + len(LAMBDAS)
+    assert len(images) >= MAX_DEGREE + len(LAMBDAS) - 1
 
 
 def test_presets_errors_and_static_rendering():
