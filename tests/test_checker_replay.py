@@ -1960,3 +1960,280 @@ BANK["value_tanh"] = [
     ("fail", r"gradient|expected|differ", _named(_mk_tanh(lambda x, t: 1 / math.cosh(x)), "tanh_sech_not_squared")),
     ("pass", None, _named(_mk_tanh(lambda x, t: 1 / math.cosh(x) ** 2), "tanh_sech2")),
 ]
+
+
+# ===================================================================== 06 affine_module
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+
+def _affine(init_W, init_b=lambda h: torch.zeros(h, dtype=torch.float64), forward=None, name="Affine",
+            plain=False):
+    class Affine(nn.Module):
+        def __init__(self, d, h):
+            super().__init__()
+            W, b = init_W(d, h), init_b(h)
+            if plain:
+                self.W, self.b = W, b
+            else:
+                self.W, self.b = nn.Parameter(W), nn.Parameter(b)
+
+        def forward(self, x):
+            return forward(self, x) if forward else x @ self.W + self.b
+    Affine.__name__ = Affine.__qualname__ = name
+    return Affine
+
+
+def _he(d, h, dtype=torch.float64):
+    return torch.randn(d, h, dtype=dtype) * math.sqrt(2.0 / d)
+
+
+def _kaiming_default(d, h):
+    W = torch.empty(d, h, dtype=torch.float64)
+    nn.init.kaiming_normal_(W)                   # fan_in of a (d, h) tensor is h to torch
+    return W
+
+
+def _kaiming_fan_out(d, h):
+    W = torch.empty(d, h, dtype=torch.float64)
+    nn.init.kaiming_normal_(W, mode="fan_out", nonlinearity="relu")   # fan_out = size(0) = d
+    return W
+
+
+class AffineLinearInside(nn.Module):              # nn.Linear's (h, d) weight exposed as W
+    def __init__(self, d, h):
+        super().__init__()
+        self.lin = nn.Linear(d, h, dtype=torch.float64)
+        self.W, self.b = self.lin.weight, self.lin.bias
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+BANK["affine_module"] = [
+    ("fail", r"float32|float64|dtype", _affine(lambda d, h: _he(d, h, torch.float32),
+                                               lambda h: torch.zeros(h), name="AffineFloat32")),
+    ("fail", r"float32|float64|dtype", _affine(lambda d, h: _he(d, h, torch.float32), name="AffineWFloat32")),
+    ("fail", r"std|standard deviation|He|sqrt\(2/d\)|scale", _affine(lambda d, h: torch.randn(d, h, dtype=torch.float64),
+                                                                     name="AffineStd1")),
+    ("fail", r"std|standard deviation|He|sqrt\(2/d\)|1/d|scale",
+     _affine(lambda d, h: torch.randn(d, h, dtype=torch.float64) * math.sqrt(1.0 / d), name="AffineLeCun")),
+    ("fail", r"std|standard deviation|He|fan|h\b|scale",
+     _affine(lambda d, h: torch.randn(d, h, dtype=torch.float64) * math.sqrt(2.0 / h), name="AffineFanOut")),
+    ("fail", r"std|standard deviation|He|fan|h\b|scale", _affine(_kaiming_default, name="AffineKaimingDefault")),
+    ("fail", r"std|standard deviation|variance|2/d|scale",
+     _affine(lambda d, h: torch.randn(d, h, dtype=torch.float64) * (2.0 / d), name="AffineVarianceAsStd")),
+    ("fail", r"b\b|bias|zero", _affine(_he, lambda h: torch.randn(h, dtype=torch.float64), name="AffineRandomBias")),
+    ("fail", r"Parameter|parameters", _affine(_he, plain=True, name="AffinePlainTensors")),
+    ("fail", r"bias|b\b|differs|output", _affine(_he, forward=lambda self, x: x @ self.W, name="AffineNoBias")),
+    ("fail", r"shape|layout|\(d, h\)", _affine(lambda d, h: torch.randn(h, d, dtype=torch.float64) * math.sqrt(2.0 / d),
+                                                forward=lambda self, x: x @ self.W.T + self.b, name="AffineTransposed")),
+    ("fail", r"shape|layout|\(d, h\)|nn\.Linear", AffineLinearInside),
+    ("fail", r"mean|centred|uniform|std|scale",
+     _affine(lambda d, h: torch.rand(d, h, dtype=torch.float64) * math.sqrt(2.0 / d), name="AffineUniform01")),
+    ("pass", None, _affine(_he, name="AffineHe")),
+    ("pass", None, _affine(_kaiming_fan_out, forward=lambda self, x: torch.addmm(self.b, x, self.W),
+                           name="AffineKaimingFanOut")),
+    ("pass", None, _affine(lambda d, h: torch.empty(d, h, dtype=torch.float64).normal_(0.0, math.sqrt(2 / d)),
+                           forward=lambda self, x: torch.einsum("nd,dh->nh", x, self.W) + self.b, name="AffineEinsum")),
+]
+
+
+# ===================================================================== 06 train_step
+def _step(order=("zero", "forward", "loss", "backward", "step"), swap_args=False, ret="item", twice=False):
+    def step(model, optimizer, loss_fn, X, y):
+        loss = None
+        for what in order:
+            if what == "zero":
+                optimizer.zero_grad()
+            elif what == "mzero":
+                model.zero_grad()
+            elif what == "forward":
+                out = model(X)
+            elif what == "nograd_forward":
+                with torch.no_grad():
+                    out = model(X)
+            elif what == "loss":
+                loss = loss_fn(y, out) if swap_args else loss_fn(out, y)
+            elif what == "backward":
+                loss.backward()
+                if twice:
+                    out2 = model(X)
+                    loss_fn(out2, y).backward()
+            elif what == "step":
+                optimizer.step()
+        if ret == "item":
+            return loss.item()
+        if ret == "tensor":
+            return loss
+        if ret == "after":
+            with torch.no_grad():
+                return loss_fn(model(X), y).item()
+        return None
+    return step
+
+
+BANK["train_step"] = [
+    ("fail", r"never reset", _named(_step(order=("forward", "loss", "backward", "step")), "no_zero_grad")),
+    ("fail", r"zero_grad|after backward|erase", _named(_step(order=("forward", "loss", "backward", "zero", "step")),
+                                                       "zero_grad_between_backward_and_step")),
+    ("fail", r"step\(\)|never|update", _named(_step(order=("zero", "forward", "loss", "backward")), "no_step")),
+    ("fail", r"integer labels where", _named(_step(swap_args=True), "loss_args_swapped")),
+    ("fail", r"float|item|tensor", _named(_step(ret="tensor"), "returns_tensor")),
+    ("fail", r"before the update|after|loss", _named(_step(ret="after"), "loss_after_update")),
+    ("fail", r"step\(\)|backward|order|before", _named(_step(order=("zero", "forward", "loss", "step", "backward")),
+                                                      "step_before_backward")),
+    ("fail", r"no_grad|grad|backward|graph", _named(_step(order=("zero", "nograd_forward", "loss", "backward", "step")),
+                                                   "forward_under_no_grad")),
+    ("fail", r"backward|twice|once|differ", _named(_step(twice=True), "backward_twice")),
+    ("fail", r"return|None", _named(_step(ret=None), "no_return")),
+    ("pass", None, _named(_step(order=("mzero", "forward", "loss", "backward", "step")), "model_zero_grad")),
+]
+
+
+@right("train_step")
+def ts_set_to_none_and_float(model, optimizer, loss_fn, X, y):
+    for p in model.parameters():
+        p.grad = None
+    loss = loss_fn(model(X), y)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+# ===================================================================== 06 evaluate_accuracy
+def _ev(eval_mode=True, no_grad=True, dim=1, reduce="mean", ret="item"):
+    def evaluate(model, X, y):
+        if eval_mode:
+            model.eval()
+        ctx = torch.no_grad() if no_grad else torch.enable_grad()
+        with ctx:
+            pred = model(X).argmax(dim=dim)
+        hits = pred == y if pred.shape == y.shape else pred[: len(y)] == y
+        if reduce == "mean":
+            acc = hits.float().mean()
+        elif reduce == "sum":
+            acc = hits.sum()
+        elif reduce == "floordiv":
+            acc = hits.sum() // len(y)
+        elif reduce == "percent":
+            acc = 100 * hits.float().mean()
+        return acc.item() if ret == "item" else acc
+    return evaluate
+
+
+BANK["evaluate_accuracy"] = [
+    ("fail", r"eval\(\)|dropout|train", _named(_ev(eval_mode=False), "no_eval")),
+    ("fail", r"gradient tracking on", _named(_ev(no_grad=False), "no_no_grad")),
+    ("fail", r"number of correct predictions", _named(_ev(reduce="sum"), "count_not_fraction")),
+    ("fail", r"integer|//|fraction|0\b|float", _named(_ev(reduce="floordiv"), "floor_division")),
+    ("fail", r"percent|\[0, 1\]|100|fraction", _named(_ev(reduce="percent"), "percent")),
+    ("fail", r"Python float", _named(_ev(ret="tensor"), "returns_tensor")),
+    ("fail", r"dim|axis|argmax", _named(_ev(dim=0), "argmax_dim0")),
+    ("pass", None, _named(_ev(), "ev_reference_like")),
+]
+
+
+@wrong("evaluate_accuracy", r"argmax|threshold|differs|expected|accuracy")
+def ev_softmax_threshold(model, X, y):
+    model.eval()
+    with torch.no_grad():
+        p = torch.softmax(model(X), dim=1)
+    return float((p[torch.arange(len(y)), y] > 0.5).double().mean())
+
+
+@right("evaluate_accuracy")
+def ev_inference_mode(model, X, y):
+    was = model.training
+    model.train(False)
+    with torch.inference_mode():
+        correct = sum(int(row.argmax()) == int(label) for row, label in zip(model(X), y))
+    model.train(was)
+    return correct / len(y)
+
+
+# ===================================================================== 06 fit_loop
+def _ts(model, optimizer, loss_fn, X, y):
+    optimizer.zero_grad()
+    loss = loss_fn(model(X), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _evaluate(model, X, y):
+    model.eval()
+    with torch.no_grad():
+        return (model(X).argmax(dim=1) == y).double().mean().item()
+
+
+def _fit(weighting="per sample", train_each_epoch=True, val="each epoch", epochs_shift=0, ret_tensor=False,
+         val_on_train=False, keep_train=False):
+    def fit(model, optimizer, loss_fn, loader, epochs, X_val, y_val):
+        hist = {"train_loss": [], "val_acc": []}
+        if not train_each_epoch:
+            model.train()
+        for _ in range(epochs + epochs_shift):
+            if train_each_epoch:
+                model.train()
+            total, count, losses = 0.0, 0, []
+            for Xb, yb in loader:
+                loss = _ts(model, optimizer, loss_fn, Xb, yb)
+                losses.append(loss)
+                total += loss * len(yb)
+                count += len(yb)
+                if val == "each batch":
+                    hist["val_acc"].append(_evaluate(model, X_val, y_val))
+            if weighting == "per sample":
+                hist["train_loss"].append(total / count)
+            elif weighting == "per batch":
+                hist["train_loss"].append(sum(losses) / len(losses))
+            elif weighting == "sum":
+                hist["train_loss"].append(total)
+            elif weighting == "fixed batch size":
+                hist["train_loss"].append(sum(l * loader.batch_size for l in losses) / (loader.batch_size * len(losses)))
+            elif weighting == "last batch":
+                hist["train_loss"].append(losses[-1])
+            if val == "each epoch":
+                if val_on_train:
+                    Xa = torch.cat([Xb for Xb, _ in loader]); ya = torch.cat([yb for _, yb in loader])
+                    acc = _evaluate(model, Xa, ya)
+                else:
+                    acc = _evaluate(model, X_val, y_val)
+                if keep_train:
+                    model.train()
+                hist["val_acc"].append(torch.tensor(acc) if ret_tensor else acc)
+        if val == "end":
+            hist["val_acc"].append(_evaluate(model, X_val, y_val))
+        return hist
+    return fit
+
+
+BANK["fit_loop"] = [
+    ("fail", r"per sample|mean of the batch|last batch|n_b|weigh", _named(_fit(weighting="per batch"), "mean_of_batch_losses")),
+    ("fail", r"train\(\)|eval|dropout|training mode", _named(_fit(train_each_epoch=False), "train_mode_once")),
+    ("fail", r"sum|mean|per sample", _named(_fit(weighting="sum"), "summed_losses")),
+    ("fail", r"per sample|mean of the batch|last batch|n_b|weigh", _named(_fit(weighting="fixed batch size"), "weights_by_batch_size")),
+    ("fail", r"per sample|mean|last batch|epoch", _named(_fit(weighting="last batch"), "last_batch_loss")),
+    ("fail", r"val|one per epoch|epoch|entries", _named(_fit(val="end"), "val_once_at_end")),
+    ("fail", r"val|one per epoch|epoch|entries", _named(_fit(val="each batch"), "val_every_batch")),
+    ("fail", r"epoch|one per epoch|entries|parameters", _named(_fit(epochs_shift=-1), "one_epoch_short")),
+    ("fail", r"epoch|one per epoch|entries|parameters", _named(_fit(epochs_shift=1), "one_epoch_too_many")),
+    ("fail", r"float|tensor", _named(_fit(ret_tensor=True), "val_acc_tensors")),
+    ("fail", r"parameters differ|val", _named(_fit(val_on_train=True), "val_on_training_data")),
+    ("pass", None, _named(_fit(), "fit_reference_like")),
+    ("pass", None, _named(_fit(keep_train=True), "fit_back_to_train_after_eval")),
+]
+
+
+@right("fit_loop")
+def fit_dataset_len(model, optimizer, loss_fn, loader, epochs, X_val, y_val):
+    history = {"train_loss": [], "val_acc": []}
+    for _ in range(epochs):
+        model.train()
+        running = 0.0
+        for Xb, yb in loader:
+            running += _ts(model, optimizer, loss_fn, Xb, yb) * yb.shape[0]
+        history["train_loss"].append(running / len(loader.dataset))
+        history["val_acc"].append(float(_evaluate(model, X_val, y_val)))
+    return history

@@ -400,13 +400,21 @@ def evaluate_accuracy(fn) -> CheckResult:
     if any(training for _, training in seen):
         return _result(name, "fail", "the model was still in training mode, so dropout was active and the "
                            "accuracy is random.", fn, _ref_evaluate, hints=("call model.eval() before evaluating",))
-    if isinstance(value, torch.Tensor):
-        value = value.item() if value.numel() == 1 else value
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        # the exercise asks for a Python float: a tensor would end up in fit's history lists
+        return _result(name, "fail", f"return the accuracy as a Python float, got {returned(value)}.", fn,
+                       _ref_evaluate, hints=("turn a one-number tensor into a float with `.item()`, e.g. "
+                                             "`(pred == y).float().mean().item()`",))
     try:
         value = float(value)
     except (TypeError, ValueError):
         return _result(name, "fail", f"return the accuracy as a float, got {returned(value)}", fn, _ref_evaluate)
     expected = _ref_evaluate(copy.deepcopy(model), X, y)
+    if abs(value - expected * len(y)) < 1e-6 and expected:
+        return _result(name, "fail", f"returned {value:g}, the number of correct predictions; the accuracy is the "
+                       f"fraction of them, expected {expected:.4f}.", fn, _ref_evaluate,
+                       hints=("divide the count by the number of samples, len(y), or take the mean of the matches "
+                              "as floats: (pred == y).float().mean()",))
     if abs(value - 100 * expected) < 1e-6 and expected:
         return _result(name, "fail", "return a fraction in [0, 1], not a percentage", fn, _ref_evaluate)
     if abs(value - expected) > 1e-6:
