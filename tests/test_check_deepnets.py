@@ -164,14 +164,12 @@ def test_ce_hints_come_in_steps():
 
 # ============================================================ 2. batch norm forward
 def bn_forward_np_var(x, gamma, beta, p):
-    """Correct, with np.var and in-place updates of the running arrays."""
+    """Correct, with np.var and np.average (new arrays assigned to the running keys)."""
     m, eps = p["momentum"], p["eps"]
     if p["mode"] == "train":
         mu, var = np.mean(x, axis=0), np.var(x, axis=0)
-        p["running_mean"] *= 1 - m
-        p["running_mean"] += m * mu
-        p["running_var"] *= 1 - m
-        p["running_var"] += m * np.var(x, axis=0, ddof=1)
+        p["running_mean"] = np.average([p["running_mean"], mu], axis=0, weights=[1 - m, m])
+        p["running_var"] = np.average([p["running_var"], np.var(x, axis=0, ddof=1)], axis=0, weights=[1 - m, m])
     else:
         mu, var = p["running_mean"], p["running_var"]
     std = np.sqrt(var + eps)
@@ -249,6 +247,15 @@ def test_bn_forward_checker_structure():
         x -= x.mean(axis=0)
         return N.batchnorm_forward(x, g, b, p)
     assert_rejects(check.batchnorm_forward, mutate, r"changed x, gamma or beta in place")
+
+    def running_in_place(x, g, b, p):            # the exercise: assign new arrays to the two keys
+        rm, rv = p["running_mean"], p["running_var"]
+        out = N.batchnorm_forward(x, g, b, p)
+        if p["mode"] == "train":
+            rm[:], rv[:] = p["running_mean"], p["running_var"]
+            p["running_mean"], p["running_var"] = rm, rv
+        return out
+    assert_rejects(check.batchnorm_forward, running_in_place, r"changed the array bn_param\['running_mean'\] in place")
 
 
 # ============================================================ 3. batch norm backward
@@ -410,6 +417,14 @@ def test_clip_checker_rejects_wrong_answers_with_their_hint(kind, pattern):
 def test_clip_checker_structure():
     assert_rejects(check.clip_grad_norm, lambda g, m: g, r"return a tuple \(clipped, total_norm\)")
     assert_rejects(check.clip_grad_norm, lambda g, m: (list(g.values()), 1.0), r"clipped must be a dict")
+
+
+def test_clip_checker_tries_a_zero_gradient():
+    def python_float_factor(grads, max_norm):       # max_norm / total without the + 1e-6: 0 / 0 at a zero gradient
+        total = float(np.sqrt(sum(float((g ** 2).sum()) for g in grads.values())))
+        factor = min(1.0, max_norm / total)
+        return {k: g * factor for k, g in grads.items()}, total
+    assert_rejects(check.clip_grad_norm, python_float_factor, r"ZeroDivisionError")
 
 
 @pytest.mark.parametrize("name", ["ce_backward_steps", "batchnorm_forward", "batchnorm_backward", "clip_grad_norm"])

@@ -2237,3 +2237,276 @@ def fit_dataset_len(model, optimizer, loss_fn, loader, epochs, X_val, y_val):
         history["train_loss"].append(running / len(loader.dataset))
         history["val_acc"].append(float(_evaluate(model, X_val, y_val)))
     return history
+
+
+# ===================================================================== 07 ce_backward_steps
+def _ce_bw(**override):
+    def steps(t, labels):
+        n = t["logits"].shape[0]
+        rows = np.arange(n)
+        d = {}
+        d["dpicked"] = override["dpicked"](t) if "dpicked" in override else -np.ones(n) / n
+
+        def dlogp():
+            g = np.zeros_like(t["logp"])
+            g[rows, labels] = d["dpicked"]
+            return g
+        d["dlogp"] = override.get("dlogp", dlogp)() if "dlogp" not in override else override["dlogp"](t, labels, d)
+        d["dprobs"] = override["dprobs"](t, d) if "dprobs" in override else d["dlogp"] / t["probs"]
+        d["ds_inv"] = override["ds_inv"](t, d) if "ds_inv" in override else \
+            (d["dprobs"] * t["e"]).sum(axis=1, keepdims=True)
+        d["ds"] = override["ds"](t, d) if "ds" in override else -d["ds_inv"] / t["s"] ** 2
+        d["de"] = override["de"](t, d) if "de" in override else d["dprobs"] * t["s_inv"] + d["ds"]
+        d["dshifted"] = override["dshifted"](t, d) if "dshifted" in override else d["de"] * t["e"]
+        d["dmaxes"] = override["dmaxes"](t, d) if "dmaxes" in override else -d["dshifted"].sum(axis=1, keepdims=True)
+        if "dlogits" in override:
+            d["dlogits"] = override["dlogits"](t, d)
+        else:
+            g = d["dshifted"].copy()
+            g[rows, t["logits"].argmax(axis=1)] += d["dmaxes"][:, 0]
+            d["dlogits"] = g
+        return d
+    return steps
+
+
+def _ce_mutating(t, labels):
+    d = _ce_bw()(t, labels)
+    t["probs"] *= 1.0 + 1e-3                    # "scratch work" in the caller's dict
+    return d
+
+
+def _block_dlogp(t, labels, d):
+    g = np.zeros_like(t["logp"])
+    g[:, labels] = d["dpicked"][:, None] if False else d["dpicked"][0]
+    return g
+
+
+BANK["ce_backward_steps"] = [
+    ("fail", r"dpicked", _named(_ce_bw(dpicked=lambda t: -np.ones(len(t["logits"]))), "dpicked_no_mean")),
+    ("fail", r"dpicked", _named(_ce_bw(dpicked=lambda t: np.ones(len(t["logits"])) / len(t["logits"])), "dpicked_sign")),
+    ("fail", r"dlogp|label|picked|column|scatter", _named(_ce_bw(dlogp=_block_dlogp), "dlogp_block")),
+    ("fail", r"dprobs|log|1/p|divid", _named(_ce_bw(dprobs=lambda t, d: d["dlogp"] * t["probs"]), "dprobs_times_p")),
+    ("fail", r"ds_inv|sum|broadcast|shape", _named(_ce_bw(ds_inv=lambda t, d: d["dprobs"] * t["e"]), "ds_inv_no_sum")),
+    ("fail", r"ds_inv|keepdims|shape|\(n, 1\)|broadcast", _named(_ce_bw(ds_inv=lambda t, d: (d["dprobs"] * t["e"]).sum(axis=1)),
+                                                       "ds_inv_no_keepdims")),
+    ("fail", r"ds\b|1/s|s\^2|s²|square", _named(_ce_bw(ds=lambda t, d: -d["ds_inv"] / t["s"]), "ds_not_squared")),
+    ("fail", r"ds\b|sign", _named(_ce_bw(ds=lambda t, d: d["ds_inv"] / t["s"] ** 2), "ds_sign")),
+    ("fail", r"de\b|twice|both|ds|two paths|used", _named(_ce_bw(de=lambda t, d: d["dprobs"] * t["s_inv"]), "de_one_path")),
+    ("fail", r"dshifted|exp|e\b", _named(_ce_bw(dshifted=lambda t, d: d["de"]), "dshifted_no_exp")),
+    ("fail", r"dlogits", _named(_ce_bw(dlogits=lambda t, d: d["de"].copy()), "dlogits_skips_exp")),
+    ("fail", r"dlogits|dmaxes", _named(_ce_bw(dlogits=lambda t, d: d["dmaxes"] * np.ones_like(t["logits"])),
+                                      "dlogits_max_path_only")),
+    ("fail", r"in place|changed|t\b", _named(_ce_mutating, "changes_t")),
+    ("fail", r"dict|returned", _named(lambda t, labels: tuple(_ce_bw()(t, labels).values()), "returns_tuple")),
+    ("fail", r"key|missing|dmaxes", _named(lambda t, labels: {k: v for k, v in _ce_bw()(t, labels).items() if k != "dmaxes"},
+                                           "missing_key")),
+    ("pass", None, _named(_ce_bw(), "ce_bw_index_assign")),
+]
+
+
+@right("ce_backward_steps")
+def ce_bw_torch(t, labels):
+    names = ["logits", "maxes", "shifted", "e", "s", "s_inv", "probs", "logp", "picked"]
+    logits = torch.tensor(t["logits"], requires_grad=True)
+    maxes = logits.max(dim=1, keepdim=True).values
+    shifted = logits - maxes
+    e = shifted.exp()
+    s = e.sum(dim=1, keepdim=True)
+    s_inv = 1.0 / s
+    probs = e * s_inv
+    logp = probs.log()
+    picked = logp[torch.arange(len(labels)), torch.as_tensor(labels)]
+    tensors = dict(zip(names, [logits, maxes, shifted, e, s, s_inv, probs, logp, picked]))
+    for v in tensors.values():
+        v.retain_grad()
+    (-picked.mean()).backward()
+    return {"d" + k: v.grad.numpy().copy() for k, v in tensors.items()}
+
+
+# ===================================================================== 07 batchnorm_forward
+def _bnf(unbiased_running=True, momentum_swapped=False, eval_uses_batch=False, eval_updates=False, inplace=False,
+         eps_outside=False, ddof1=False, axis=0, cache_var=False, no_mode=False, no_store=False, swap_gb=False):
+    def forward(x, gamma, beta, bn_param):
+        mode, m, eps = bn_param["mode"], bn_param["momentum"], bn_param["eps"]
+        n = x.shape[0]
+        if mode == "train" or eval_uses_batch:
+            mu = x.mean(axis=axis, keepdims=axis == 1)
+            var = x.var(axis=axis, ddof=1 if ddof1 else 0, keepdims=axis == 1)
+            if mode == "train" or eval_updates:
+                run_var = var * n / (n - 1) if unbiased_running and not ddof1 else var
+                a, b_ = (m, 1 - m) if momentum_swapped else (1 - m, m)
+                mu_r, var_r = np.ravel(mu)[: x.shape[1]], np.ravel(run_var)[: x.shape[1]]
+                if inplace:
+                    bn_param["running_mean"] *= a; bn_param["running_mean"] += b_ * mu_r
+                    bn_param["running_var"] *= a; bn_param["running_var"] += b_ * var_r
+                elif not no_store:
+                    bn_param["running_mean"] = a * bn_param["running_mean"] + b_ * mu_r
+                    bn_param["running_var"] = a * bn_param["running_var"] + b_ * var_r
+        else:
+            mu, var = bn_param["running_mean"], bn_param["running_var"]
+        if mode == "eval" and eval_updates and not eval_uses_batch:
+            bn_param["running_mean"] = 0.9 * bn_param["running_mean"] + 0.1 * x.mean(axis=0)
+        std = np.sqrt(var) + eps if eps_outside else np.sqrt(var + eps)
+        xhat = (x - mu) / std
+        out = beta * xhat + gamma if swap_gb else gamma * xhat + beta
+        cache = {"xhat": xhat, "std": var if cache_var else std, "gamma": gamma, "mode": mode}
+        if no_mode:
+            del cache["mode"]
+        return out, cache
+    return forward
+
+
+BANK["batchnorm_forward"] = [
+    ("fail", r"unbiased|n/\(n-1\)|n / \(n - 1\)|running_var", _named(_bnf(unbiased_running=False), "biased_running_var")),
+    ("fail", r"momentum|weight of the new|0\.1|swapped", _named(_bnf(momentum_swapped=True), "momentum_swapped")),
+    ("fail", r"eval|running statistics|batch", _named(_bnf(eval_uses_batch=True), "eval_uses_batch_stats")),
+    ("fail", r"eval|unchanged|changed|running", _named(_bnf(eval_updates=True), "eval_updates_running")),
+    ("fail", r"in place.*assign a new array", _named(_bnf(inplace=True), "running_in_place")),
+    ("fail", r"eps|ε|inside|square root", _named(_bnf(eps_outside=True), "eps_outside_sqrt")),
+    ("fail", r"variance you normalise with", _named(_bnf(ddof1=True), "normalise_with_unbiased_var")),
+    ("fail", r"axis|batch|column|feature|shape", _named(_bnf(axis=1), "normalise_over_features")),
+    ("fail", r"std|cache", _named(_bnf(cache_var=True), "cache_holds_var")),
+    ("fail", r"mode|cache|key", _named(_bnf(no_mode=True), "cache_without_mode")),
+    ("fail", r"store|running|bn_param", _named(_bnf(no_store=True), "running_not_stored")),
+    ("fail", r"gamma|beta|γ|β|swapped|scale", _named(_bnf(swap_gb=True), "gamma_beta_swapped")),
+    ("pass", None, _named(_bnf(), "bn_forward_reference_like")),
+]
+
+
+@right("batchnorm_forward")
+def bnf_torch(x, gamma, beta, bn_param):
+    bn = torch.nn.BatchNorm1d(x.shape[1], momentum=bn_param["momentum"], eps=bn_param["eps"], dtype=torch.float64)
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor(gamma)); bn.bias.copy_(torch.tensor(beta))
+        bn.running_mean.copy_(torch.tensor(bn_param["running_mean"]))
+        bn.running_var.copy_(torch.tensor(bn_param["running_var"]))
+        bn.train(bn_param["mode"] == "train")
+        X = torch.tensor(x)
+        out = bn(X).numpy()
+    if bn_param["mode"] == "train":
+        mu, var = x.mean(axis=0), x.var(axis=0)
+        bn_param["running_mean"] = bn.running_mean.numpy().copy()
+        bn_param["running_var"] = bn.running_var.numpy().copy()
+    else:
+        mu, var = bn_param["running_mean"], bn_param["running_var"]
+    std = np.sqrt(var + bn_param["eps"])
+    return out, {"xhat": (x - mu) / std, "std": std, "gamma": gamma, "mode": bn_param["mode"]}
+
+
+# ===================================================================== 07 batchnorm_backward
+def _bnb(eval_as_train=False, train_as_eval=False, no_mean=False, no_var=False, swap_dg_db=False, no_sum_dgamma=False,
+         std_squared=False, no_gamma=False, n_from_d=False):
+    def backward(dout, cache):
+        xhat, std, gamma, mode = cache["xhat"], cache["std"], cache["gamma"], cache["mode"]
+        n = dout.shape[1] if n_from_d else dout.shape[0]
+        dbeta = dout.sum(axis=0)
+        dgamma = dout * xhat if no_sum_dgamma else (dout * xhat).sum(axis=0)
+        if swap_dg_db:
+            dgamma, dbeta = dbeta, dgamma
+        dxhat = dout if no_gamma else dout * gamma
+        s = std ** 2 if std_squared else std
+        if (mode == "eval" and not eval_as_train) or train_as_eval:
+            return dxhat / s, dgamma, dbeta
+        mean_term = 0 if no_mean else dxhat.sum(axis=0)
+        var_term = 0 if no_var else xhat * (dxhat * xhat).sum(axis=0)
+        return (n * dxhat - mean_term - var_term) / (n * s), dgamma, dbeta
+    return backward
+
+
+BANK["batchnorm_backward"] = [
+    ("fail", r"eval", _named(_bnb(eval_as_train=True), "eval_uses_train_formula")),
+    ("fail", r"train|mean|variance|statistics|paths", _named(_bnb(train_as_eval=True), "train_uses_eval_formula")),
+    ("fail", r"mean|μ|path", _named(_bnb(no_mean=True), "no_mean_path")),
+    ("fail", r"varian|σ|path", _named(_bnb(no_var=True), "no_variance_path")),
+    ("fail", r"swapped|dgamma|dbeta", _named(_bnb(swap_dg_db=True), "dgamma_dbeta_swapped")),
+    ("fail", r"shape|sum|dgamma", _named(_bnb(no_sum_dgamma=True), "dgamma_not_summed")),
+    ("fail", r"std|square|differs|dx", _named(_bnb(std_squared=True), "divides_by_variance")),
+    ("fail", r"per-column factor", _named(_bnb(no_gamma=True), "no_gamma_factor")),
+    ("fail", r"\bn\b|batch size|differs|dx|rows", _named(_bnb(n_from_d=True), "n_from_columns")),
+    ("pass", None, _named(_bnb(), "bn_backward_reference_like")),
+]
+
+
+@right("batchnorm_backward")
+def bnb_staged(dout, cache):
+    xhat, std, gamma, mode = cache["xhat"], cache["std"], cache["gamma"], cache["mode"]
+    n = dout.shape[0]
+    dgamma = np.einsum("nd,nd->d", dout, xhat)
+    dbeta = np.einsum("nd->d", dout)
+    dxhat = dout * gamma
+    if mode == "eval":
+        return dxhat / std, dgamma, dbeta
+    # the long way: through xhat = xc / std, std = sqrt(var + eps), var = mean(xc²), xc = x - mu
+    xc = xhat * std
+    dstd = -(dxhat * xc).sum(axis=0) / std ** 2
+    dvar = dstd / (2 * std)
+    dxc = dxhat / std + 2 * xc * dvar / n
+    dx = dxc - dxc.mean(axis=0)
+    return dx, dgamma, dbeta
+
+
+# ===================================================================== 07 clip_grad_norm
+def _clip(per_array=False, by_value=False, no_min=False, no_eps=False, inplace=False, norm_after=False,
+          norm="l2", ret="dict"):
+    def clip(grads, max_norm):
+        norms = {k: float(np.sqrt(np.sum(g ** 2))) for k, g in grads.items()}
+        if norm == "l2":
+            total = math.sqrt(sum(v ** 2 for v in norms.values()))
+        elif norm == "sum":
+            total = sum(norms.values())
+        elif norm == "squared":
+            total = sum(v ** 2 for v in norms.values())
+        elif norm == "max":
+            total = max(norms.values())
+        out = {}
+        for k, g in grads.items():
+            if by_value:
+                out[k] = np.clip(g, -max_norm, max_norm)
+                continue
+            t = norms[k] if per_array else total
+            f = max_norm / (t + (0 if no_eps else 1e-6))
+            f = f if no_min else min(1.0, f)
+            if inplace:
+                g *= f
+                out[k] = g
+            else:
+                out[k] = g * f
+        if norm_after:
+            total = math.sqrt(sum(float(np.sum(g ** 2)) for g in out.values()))
+        return (list(out.values()) if ret == "list" else out), total
+    return clip
+
+
+BANK["clip_grad_norm"] = [
+    ("fail", r"each array|separately|per|global|direction", _named(_clip(per_array=True), "per_array")),
+    ("fail", r"value|direction|np\.clip|entry", _named(_clip(by_value=True), "by_value")),
+    ("fail", r"min|below|small|never|up|larger|1\b", _named(_clip(no_min=True), "always_rescaled")),
+    ("fail", r"without the \+ 1e-6|ZeroDivisionError", _named(_clip(no_eps=True), "no_eps")),
+    ("fail", r"in place|changed|new dict", _named(_clip(inplace=True), "in_place")),
+    ("fail", r"before clipping|norm|after", _named(_clip(norm_after=True), "norm_after_clipping")),
+    ("fail", r"norm|sum|square|√|sqrt|global", _named(_clip(norm="sum"), "sum_of_norms")),
+    ("fail", r"norm|sum|square|√|sqrt|global", _named(_clip(norm="squared"), "squared_norm")),
+    ("fail", r"norm|max|global", _named(_clip(norm="max"), "max_of_norms")),
+    ("fail", r"dict|returned|keys", _named(_clip(ret="list"), "returns_list")),
+    ("pass", None, _named(_clip(), "clip_reference_like")),
+]
+
+
+@right("clip_grad_norm")
+def clip_torch(grads, max_norm):
+    ts = {k: torch.tensor(g).clone() for k, g in grads.items()}
+    params = []
+    for k, t in ts.items():
+        p = torch.zeros_like(t, requires_grad=True)
+        p.grad = t
+        params.append(p)
+    total = torch.nn.utils.clip_grad_norm_(params, max_norm)
+    return {k: p.grad.numpy() for k, p in zip(ts, params)}, float(total)
+
+
+@right("clip_grad_norm")
+def clip_flat(grads, max_norm):
+    flat = np.concatenate([np.ravel(g) for g in grads.values()])
+    total = float(np.linalg.norm(flat))
+    scale = max_norm / (total + 1e-6)
+    return {k: (g * scale if scale < 1 else g.copy()) for k, g in grads.items()}, total

@@ -304,9 +304,17 @@ def batchnorm_forward(fn) -> CheckResult:
         for k, (mode, x) in enumerate(batches, 1):
             p["mode"] = mode
             xc, gc, bc = x.copy(), gamma.copy(), beta.copy()
+            held = {key: p[key] for key in ("running_mean", "running_var")}     # arrays the caller still holds
+            saved = {key: np.array(v, copy=True) for key, v in held.items()}
             value = call(xc, gc, bc, p)
             if not (np.array_equal(xc, x) and np.array_equal(gc, gamma) and np.array_equal(bc, beta)):
                 return "your function changed x, gamma or beta in place; compute new arrays instead"
+            for key, arr in held.items():
+                if isinstance(arr, np.ndarray) and not np.array_equal(arr, saved[key]):
+                    return (f"your function changed the array bn_param[{key!r}] in place (call {k}, {mode} mode): "
+                            f"assign a new array to the key instead, bn_param[{key!r}] = (1 - m) * ... + m * ..., "
+                            f"so that an array the caller still holds (e.g. one shared by two layers) keeps its "
+                            f"values")
             if not isinstance(value, (tuple, list)) or len(value) != 2:
                 return f"return a tuple (out, cache); got {returned(value)} at call {k}"
             out, cache = value
@@ -480,8 +488,10 @@ def _clip_cases():
     big = {"W1": 40.0 * rng.normal(size=(3, 4)), "b1": 5.0 * rng.normal(size=4), "W2": rng.normal(size=(4, 2))}
     small = {"W1": 0.01 * rng.normal(size=(2, 2)), "b1": 0.02 * rng.normal(size=2)}
     mixed = {"W": 3.0 * rng.normal(size=(5, 3)), "b": np.array([0.5, -0.25, 0.1])}
+    zero = {"W": np.zeros((2, 3)), "b": np.zeros(3)}
     return [((big, 5.0), "gradients of norm ~140, max_norm 5"), ((small, 1.0), "gradients of norm ~0.03, max_norm 1"),
-            ((mixed, 2.0), "gradients of norm ~10, max_norm 2")]
+            ((mixed, 2.0), "gradients of norm ~10, max_norm 2"),
+            ((zero, 1.0), "all gradients zero (norm 0)")]
 
 
 def _clip_variant(kind):
@@ -508,7 +518,8 @@ def _clip_variant(kind):
 def clip_grad_norm(fn) -> CheckResult:
     """Check ``fn(grads: dict name -> array, max_norm) -> (clipped dict, total_norm float)``.
 
-    Cases: a large gradient (clipped), a small one (left as it is), a middle one. Recognised
+    Cases: a large gradient (clipped), a small one (left as it is), a middle one, all zeros (a
+    factor max_norm / norm without the + 1e-6 divides by zero there). Recognised
     mistakes: clipping each array separately; clipping each entry (by value); scaling every
     gradient to max_norm, small ones up too; the total norm as the sum of the per-array norms,
     or squared; returning the norm after clipping; changing the input arrays in place.
