@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import math
+
 import numpy as np
 
 from ._validate import as_float_array, callable_arg, describe, positive_number, same_shape
@@ -61,6 +63,8 @@ def divergence(loss, start_loss) -> str | None:
     >>> divergence(float("nan"), 10.0), divergence(2e13, 10.0)
     ('non-finite', 'blew up')
     """
+    if isinstance(loss, float) and isinstance(start_loss, float) and abs(loss) <= abs(start_loss) < math.inf:
+        return None   # fast path: finite and no larger than at the start, so it cannot have blown up
     loss, start = _loss_number(loss, "loss"), _loss_number(start_loss, "start_loss")
     if not np.isfinite(loss):
         return "non-finite"
@@ -136,15 +140,26 @@ def linreg_objective(x, y):
     up to rounding, ~1e-15 relative).
     """
     x, y = _xy(x, y, "linreg_objective")
-    sxx, sx, sxy, sy, syy = x @ x / x.size, x.mean(), x @ y / x.size, y.mean(), y @ y / y.size
+    sxx, sx, sxy, sy, syy = stats = _moments(x, y)
 
     def f(theta):
-        w, b = theta[0], theta[1]
-        loss = w * w * sxx + 2 * w * b * sx + b * b - 2 * w * sxy - 2 * b * sy + syy
+        w, b = float(theta[0]), float(theta[1])
         grad = np.array([2 * (w * sxx + b * sx - sxy), 2 * (w * sx + b - sy)])
-        return max(float(loss), 0.0) if np.isfinite(loss) else float(loss), grad
+        return _moments_loss(w, b, stats), grad
 
     return f
+
+
+def _moments(x, y):
+    """mean(x²), mean(x), mean(xy), mean(y), mean(y²): all the MSE of a line needs."""
+    return x @ x / x.size, x.mean(), x @ y / x.size, y.mean(), y @ y / y.size
+
+
+def _moments_loss(w, b, moments) -> float:
+    """The MSE of the line (w, b) from ``_moments(x, y)``, in O(1); w and b are floats."""
+    sxx, sx, sxy, sy, syy = moments
+    loss = float(w * w * sxx + 2 * w * b * sx + b * b - 2 * w * sxy - 2 * b * sy + syy)
+    return max(loss, 0.0) if math.isfinite(loss) else loss
 
 
 def linreg_loss_grid(W, B, x, y) -> np.ndarray:
@@ -245,6 +260,8 @@ def _evaluate(loss_and_grad, theta, where):
         swapped = " (swapped? return (loss, grad) in that order)" if np.size(grad) == 1 < np.size(loss) else ""
         raise TypeError(f"{where}: loss_and_grad must return (loss, grad) with loss a number, "
                         f"got loss = {describe(loss)}{swapped}") from None
+    if type(grad) is np.ndarray and grad.dtype == np.float64 and grad.shape == theta.shape:
+        return loss, grad                  # fast path: already a float64 array of the right shape
     grad = as_float_array(grad, "the gradient from loss_and_grad", where, finite=False)
     if grad.shape != theta.shape:
         raise ValueError(f"{where}: the gradient from loss_and_grad has shape {grad.shape} but the "
@@ -270,7 +287,7 @@ def _loop(loss_and_grad, theta0, steps, update, lr_of, critical, where, label):
             lrs[k - 1] = lr
             update(theta, grad, lr)
             loss, grad = _evaluate(loss_and_grad, theta, where)
-            why = divergence(loss, start) or (None if np.all(np.isfinite(theta)) else "non-finite")
+            why = divergence(loss, start) or (None if np.isfinite(theta).all() else "non-finite")
             if why:
                 what = "became inf" if not np.isfinite(loss) else f"grew above {BLOWUP:.0e} × its start"
                 cause = f"loss {what} at step {k}: {label(lr)}"
@@ -410,9 +427,13 @@ def minibatch_sgd(x, y, theta0, lr, epochs, batch_size, *, seed=0, shuffle=True,
     if schedule is not None:
         callable_arg(schedule, "schedule", "minibatch_sgd")
     rng = make_rng(seed)
-    full_loss = linreg_objective(x, y)
+    moments = _moments(x, y)
+
+    def full_loss(theta):                  # the full-data MSE (no gradient needed here)
+        return _moments_loss(float(theta[0]), float(theta[1]), moments)
+
     path, epoch_path = [theta.copy()], [theta.copy()]
-    epoch_loss = [full_loss(theta)[0]]
+    epoch_loss = [full_loss(theta)]
     diverged, step, cause, reason = False, None, "", None
     with np.errstate(all="ignore"):
         for epoch in range(epochs):
@@ -423,8 +444,8 @@ def minibatch_sgd(x, y, theta0, lr, epochs, batch_size, *, seed=0, shuffle=True,
                 idx = order[start:start + batch_size]
                 r = theta[0] * x[idx] + theta[1] - y[idx]
                 theta -= lr_e * np.array([2.0 * (r @ x[idx]), 2.0 * r.sum()]) / idx.size
-                loss = full_loss(theta)[0]
-                reason = divergence(loss, epoch_loss[0]) or (None if np.all(np.isfinite(theta)) else "non-finite")
+                loss = full_loss(theta)
+                reason = divergence(loss, epoch_loss[0])   # a finite loss of a line means a finite θ
                 if reason:
                     diverged, step = True, len(path)
                     what = "became inf" if not np.isfinite(loss) else f"grew above {BLOWUP:.0e} × its start"
@@ -435,7 +456,7 @@ def minibatch_sgd(x, y, theta0, lr, epochs, batch_size, *, seed=0, shuffle=True,
             if diverged:
                 break
             epoch_path.append(theta.copy())
-            epoch_loss.append(full_loss(theta)[0])
+            epoch_loss.append(full_loss(theta))
     return {"path": np.array(path), "epoch_path": np.array(epoch_path), "epoch_loss": np.array(epoch_loss),
             "updates_per_epoch": -(-n // batch_size), "grad_evals_per_epoch": n,
             "diverged": diverged, "step": step, "cause": cause, "reason": reason}

@@ -234,3 +234,12 @@ def test_loops_report_the_structured_reason(line):
     out = gd.minibatch_sgd(x, y, [0.0, 0.0], 10.0, 20, 4)
     assert out["diverged"] and out["reason"] in gd.DIVERGENCE_CAUSES
     assert gd.minibatch_sgd(x, y, [0.0, 0.0], 0.01, 2, 4)["reason"] is None
+
+
+def test_divergence_fast_path_agrees_with_the_full_rule():
+    """Two floats take a fast path; 0-d arrays take the full rule. They must agree everywhere."""
+    values = [0.0, -0.0, 1.0, -1.0, 0.5, 3.0, -7.0, 1e12, 1e13, -2e13, 1e300, np.inf, -np.inf, np.nan]
+    for loss in values:
+        for start in values:
+            assert gd.divergence(float(loss), float(start)) == gd.divergence(np.array(loss), np.array(start)), \
+                (loss, start)
