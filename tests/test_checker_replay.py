@@ -2510,3 +2510,264 @@ def clip_flat(grads, max_norm):
     total = float(np.linalg.norm(flat))
     scale = max_norm / (total + 1e-6)
     return {k: (g * scale if scale < 1 else g.copy()) for k, g in grads.items()}, total
+
+
+# ===================================================================== 10 conv_forward
+def _convf(out_size=lambda H, p, k, s: (H + 2 * p - k) // s + 1, flip=False, no_bias=False, pad_mode="constant",
+           one_channel=False, stride_in_window=True, bias_per_channel=False, square=False, swap_hw=False):
+    def forward(x, W, b, stride, pad):
+        N, C, H, Wd = x.shape
+        F_, _, HH, WW = W.shape
+        if square:
+            WW = HH
+        Ho = int(out_size(H, pad, HH, stride))
+        Wo = int(out_size(Wd, pad, WW, stride))
+        if swap_hw:
+            Ho, Wo = Wo, Ho
+        xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode=pad_mode)
+        K = W[:, :, ::-1, ::-1] if flip else W
+        out = np.zeros((N, F_, Ho, Wo))
+        for n in range(N):
+            for f in range(F_):
+                for i in range(Ho):
+                    for j in range(Wo):
+                        r, c = (i * stride, j * stride) if stride_in_window else (i, j)
+                        win = xp[n, :, r:r + HH, c:c + WW]
+                        if one_channel:
+                            out[n, f, i, j] = np.sum(win[0] * K[f, 0])
+                        else:
+                            out[n, f, i, j] = np.sum(win * K[f, :, :HH, :WW])
+                        if not no_bias:
+                            out[n, f, i, j] += b[f]
+        return out
+    return forward
+
+
+BANK["conv_forward"] = [
+    ("fail", r"shape|floor|H'|output size|round", _named(_convf(out_size=lambda H, p, k, s: math.ceil((H + 2 * p - k) / s) + 1),
+                                                        "ceil_output_size")),
+    ("fail", r"shape|H'|output size|2 \* pad|pad", _named(_convf(out_size=lambda H, p, k, s: (H + p - k) // s + 1),
+                                                         "pad_once_in_size")),
+    ("fail", r"shape|H'|\+ 1|output size", _named(_convf(out_size=lambda H, p, k, s: (H + 2 * p - k) // s),
+                                                 "no_plus_one")),
+    ("fail", r"flip|convolution|correlation", _named(_convf(flip=True), "flipped_kernel")),
+    ("fail", r"bias|b\b", _named(_convf(no_bias=True), "no_bias")),
+    ("fail", r"differs", _named(_convf(pad_mode="edge"), "edge_padding")),
+    ("fail", r"channel|C\b|sum over", _named(_convf(one_channel=True), "first_channel_only")),
+    ("fail", r"differs", _named(_convf(stride_in_window=False), "window_not_strided")),
+    ("fail", r"square|HH|WW|kernel|shape|width", _named(_convf(square=True), "square_kernel_assumed")),
+    ("fail", r"shape|H'|W'|height|width|swap", _named(_convf(swap_hw=True), "h_w_swapped")),
+    ("pass", None, _named(_convf(), "conv_loops")),
+]
+
+
+@wrong("conv_forward", r"in place|changed")
+def convf_pads_in_place(x, W, b, stride, pad):
+    x -= x.mean()                              # "centre the input first": changes the caller's array
+    return _convf()(x, W, b, stride, pad) + 0.0
+
+
+@right("conv_forward")
+def convf_torch(x, W, b, stride, pad):
+    out = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(W), torch.tensor(b), stride=stride, padding=pad)
+    return out.numpy()
+
+
+@right("conv_forward")
+def convf_im2col(x, W, b, stride, pad):
+    N, C, H, Wd = x.shape
+    F_, _, HH, WW = W.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
+    return np.einsum("ncijab,fcab->nfij", win, W) + b[None, :, None, None]
+
+
+# ===================================================================== 10 conv_backward
+def _convb(db_axes=(0, 2, 3), no_crop=False, assign=False, dx_unflipped_shortcut=False, dW_no_n=False,
+           crop_wrong=False, dW_from_unpadded=False):
+    def backward(dout, x, W, stride, pad):
+        N, C, H, Wd = x.shape
+        F_, _, HH, WW = W.shape
+        xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        src = x if dW_from_unpadded else xp
+        dxp, dW = np.zeros_like(xp), np.zeros_like(W)
+        for n in range(1 if dW_no_n else N):
+            for f in range(F_):
+                for i in range(dout.shape[2]):
+                    for j in range(dout.shape[3]):
+                        r = slice(i * stride, i * stride + HH)
+                        c = slice(j * stride, j * stride + WW)
+                        win = src[n, :, r, c]
+                        if win.shape[1:] == (HH, WW):
+                            dW[f] += dout[n, f, i, j] * win
+                        if assign:
+                            dxp[n, :, r, c] = dout[n, f, i, j] * W[f]
+                        else:
+                            dxp[n, :, r, c] += dout[n, f, i, j] * W[f]
+        if dW_no_n:
+            # the other images' dx anyway
+            for n in range(1, N):
+                for f in range(F_):
+                    for i in range(dout.shape[2]):
+                        for j in range(dout.shape[3]):
+                            dxp[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW] += dout[n, f, i, j] * W[f]
+        db = dout.sum(axis=db_axes)
+        if no_crop:
+            return dxp, dW, db
+        if crop_wrong:
+            return dxp[:, :, :H, :Wd], dW, db
+        return dxp[:, :, pad:pad + H, pad:pad + Wd], dW, db
+    return backward
+
+
+BANK["conv_backward"] = [
+    ("fail", r"db|shape|axis|sum", _named(_convb(db_axes=(2, 3)), "db_not_summed_over_batch")),
+    ("fail", r"db|shape|axis|sum", _named(_convb(db_axes=(0,)), "db_only_over_batch")),
+    ("fail", r"pad|shape|cut|crop", _named(_convb(no_crop=True), "dx_not_cropped")),
+    ("fail", r"\+=|overlap|accumulat|assign", _named(_convb(assign=True), "dx_assigned_not_added")),
+    ("fail", r"dW|images|batch|sum over n|every image", _named(_convb(dW_no_n=True), "dW_first_image_only")),
+    ("fail", r"pad|crop|offset|dx", _named(_convb(crop_wrong=True), "crop_wrong_side")),
+    ("fail", r"dW|pad|padded", _named(_convb(dW_from_unpadded=True), "dW_from_unpadded_x")),
+    ("pass", None, _named(_convb(), "conv_backward_loops")),
+]
+
+
+@wrong("conv_backward", r"flip|dW|convolution|correlation|dx")
+def convb_flipped_dx(dout, x, W, stride, pad):
+    dx, dW, db = _convb()(dout, x, W[:, :, ::-1, ::-1].copy(), stride, pad)
+    return dx, _convb()(dout, x, W, stride, pad)[1], db
+
+
+@wrong("conv_backward", r"order|tuple|shape|dx|dW")
+def convb_order_swapped(dout, x, W, stride, pad):
+    dx, dW, db = _convb()(dout, x, W, stride, pad)
+    return dW, dx, db
+
+
+@right("conv_backward")
+def convb_torch(dout, x, W, stride, pad):
+    xt = torch.tensor(x, requires_grad=True)
+    Wt = torch.tensor(W, requires_grad=True)
+    bt = torch.zeros(W.shape[0], dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.conv2d(xt, Wt, bt, stride=stride, padding=pad).backward(torch.tensor(dout))
+    return xt.grad.numpy(), Wt.grad.numpy(), bt.grad.numpy()
+
+
+# ===================================================================== 10 maxpool_backward
+def _pool(last_max=False, assign=False, all_max=False, mean=False, no_stride=False, argmax_axis0=False):
+    def backward(dout, x, size, stride):
+        dx = np.zeros_like(x)
+        N, C, Ho, Wo = dout.shape
+        for n in range(N):
+            for c in range(C):
+                for i in range(Ho):
+                    for j in range(Wo):
+                        r0, c0 = (i, j) if no_stride else (i * stride, j * stride)
+                        win = x[n, c, r0:r0 + size, c0:c0 + size]
+                        if mean:
+                            dx[n, c, r0:r0 + size, c0:c0 + size] += dout[n, c, i, j] / win.size
+                            continue
+                        if all_max:
+                            dx[n, c, r0:r0 + size, c0:c0 + size] += (win == win.max()) * dout[n, c, i, j]
+                            continue
+                        if last_max:
+                            k = win.size - 1 - np.argmax(win.ravel()[::-1])
+                        elif argmax_axis0:          # first maximum in column-major order
+                            k = int(np.argmax(win.T.ravel()))
+                            k = (k % win.shape[0]) * win.shape[1] + k // win.shape[0]
+                        else:
+                            k = np.argmax(win)
+                        a, b_ = np.unravel_index(k, win.shape)
+                        if assign:
+                            dx[n, c, r0 + a, c0 + b_] = dout[n, c, i, j]
+                        else:
+                            dx[n, c, r0 + a, c0 + b_] += dout[n, c, i, j]
+        return dx
+    return backward
+
+
+BANK["maxpool_backward"] = [
+    ("fail", r"first|tie|last", _named(_pool(last_max=True), "last_maximum")),
+    ("fail", r"\+=|overlap|add|assign", _named(_pool(assign=True), "assigned_not_added")),
+    ("fail", r"tie|every|all|first|each maximum", _named(_pool(all_max=True), "every_tied_maximum")),
+    ("fail", r"average|mean|max", _named(_pool(mean=True), "average_pool_backward")),
+    ("fail", r"differs", _named(_pool(no_stride=True), "windows_not_strided")),
+    ("fail", r"differs", _named(_pool(argmax_axis0=True), "column_major_first")),
+    ("pass", None, _named(_pool(), "pool_loops")),
+]
+
+
+@wrong("maxpool_backward", r"dout|gradient|1\b|ones|value")
+def pool_mask_only(dout, x, size, stride):
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(dout.shape):
+        win = x[n, c, i * stride:i * stride + size, j * stride:j * stride + size]
+        a, b_ = np.unravel_index(np.argmax(win), win.shape)
+        dx[n, c, i * stride + a, j * stride + b_] += 1.0
+    return dx
+
+
+@right("maxpool_backward")
+def pool_torch(dout, x, size, stride):
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.max_pool2d(xt, size, stride).backward(torch.tensor(dout))
+    return xt.grad.numpy()
+
+
+# ===================================================================== 10 flatten_size
+def _flat(div="floor", pool_pad=False, conv_keeps_channels=False, ret=int, square=False, no_plus_one=False):
+    def size(in_shape, layers):
+        c, h, w = in_shape
+        for layer in layers:
+            if layer[0] == "conv":
+                _, oc, k, s, p = layer
+                c = c if conv_keeps_channels else oc
+            else:
+                _, k, s = layer
+                p = 1 if pool_pad else 0
+            def one(n):
+                if div == "floor":
+                    return (n + 2 * p - k) // s + (0 if no_plus_one else 1)
+                if div == "true":
+                    return (n + 2 * p - k) / s + 1
+                if div == "ceil":
+                    return -(-(n + 2 * p - k) // s) + 1
+                if div == "round":
+                    return round((n + 2 * p - k) / s) + 1
+            h = one(h)
+            w = h if square else one(w)
+        return ret(c * h * w)
+    return size
+
+
+BANK["flatten_size"] = [
+    ("fail", r"float|int|floor|//", _named(_flat(div="true", ret=lambda v: v), "float_division")),
+    ("fail", r"floor|round|ceil|up", _named(_flat(div="ceil"), "rounds_up")),
+    ("fail", r"floor|round|ceil|up|nearest", _named(_flat(div="round"), "rounds_to_nearest")),
+    ("fail", r"pool|padding|pad", _named(_flat(pool_pad=True), "pool_with_padding")),
+    ("fail", r"channel|out_channels", _named(_flat(conv_keeps_channels=True), "conv_keeps_channels")),
+    ("fail", r"int|float|type", _named(_flat(ret=float), "returns_float")),
+    ("fail", r"square|H|W|width|height", _named(_flat(square=True), "assumes_square")),
+    ("fail", r"not the right size", _named(_flat(no_plus_one=True), "no_plus_one")),
+    ("pass", None, _named(_flat(), "flatten_loops")),
+]
+
+
+@wrong("flatten_size", r"int|float|type|truncat|floor|//")
+def flat_int_of_float(in_shape, layers):     # truncates only at the end
+    return int(_flat(div="true", ret=lambda v: v)(in_shape, layers))
+
+
+@right("flatten_size")
+def flat_torch(in_shape, layers):
+    mods = []
+    c = in_shape[0]
+    for layer in layers:
+        if layer[0] == "conv":
+            _, oc, k, s, p = layer
+            mods.append(torch.nn.Conv2d(c, oc, k, s, p)); c = oc
+        else:
+            mods.append(torch.nn.MaxPool2d(layer[1], layer[2]))
+    with torch.no_grad():
+        out = torch.nn.Sequential(*mods)(torch.zeros(1, *in_shape))
+    return int(out.numel())
