@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from nblib import check
 from nblib.check import _core
@@ -259,6 +260,11 @@ def mse_flat(p, t):
     return (2 * (p - t) / p.size).ravel()
 
 
+@wrong("mse_grad", r"float32 numbers")
+def mse_float32(p, t):
+    return (2 * (p - t) / p.size).astype(np.float32)
+
+
 @right("mse_grad")
 def mse_loop(p, t):
     out = np.empty(p.shape)
@@ -463,6 +469,13 @@ def ceg_logit_minus(z, y):               # z - onehot: forgot the softmax
 @wrong("cross_entropy_grad", r"shape|returned")
 def ceg_true_column_only(z, y):
     return (_sm(z)[np.arange(len(y)), y] - 1) / len(y)
+
+
+@wrong("cross_entropy_grad", r"float32 numbers")
+def ceg_torch_float32(z, y):
+    t = torch.tensor(z, dtype=torch.float32, requires_grad=True)
+    torch.nn.functional.cross_entropy(t, torch.tensor(y)).backward()
+    return t.grad.numpy()
 
 
 @right("cross_entropy_grad")
@@ -1963,7 +1976,6 @@ BANK["value_tanh"] = [
 
 
 # ===================================================================== 06 affine_module
-import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 
@@ -2705,6 +2717,13 @@ def pool_mask_only(dout, x, size, stride):
         a, b_ = np.unravel_index(np.argmax(win), win.shape)
         dx[n, c, i * stride + a, j * stride + b_] += 1.0
     return dx
+
+
+@wrong("maxpool_backward", r"float32 numbers")
+def pool_torch_float32(dout, x, size, stride):
+    xt = torch.tensor(x, dtype=torch.float32, requires_grad=True)
+    torch.nn.functional.max_pool2d(xt, size, stride).backward(torch.tensor(dout, dtype=torch.float32))
+    return xt.grad.numpy()
 
 
 @right("maxpool_backward")

@@ -50,6 +50,20 @@ def _crash_hint(text, crash_hints):
     return None
 
 
+def _low_precision(name, fn, reference, args):
+    """The failing CheckResult when ``fn(*args)`` returns floats of less precision than the
+    float64 the exercise asks for (float32 keeps ~7 digits; values within the tolerance would
+    otherwise pass), else None. Other failures are left to the full check."""
+    value, err = _call(fn, [np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
+    dtype = str(getattr(value, "dtype", "")) if err is None else ""
+    if dtype.replace("torch.", "") in ("float32", "float16", "bfloat16"):
+        return CheckResult(name, "fail", f"your function returned {dtype} numbers; the exercise asks for a float64 "
+                           f"array (float32 keeps about 7 digits, and the rest of the notebook computes in float64).",
+                           fn, reference, hints=("Compute in float64, NumPy's default for float arrays: drop the "
+                                                 "astype(np.float32) or dtype=torch.float32.",))
+    return None
+
+
 def _run(name, fn, reference, cases, diagnoses, *, parts=None, crash_hints=(), success="", shape_hint=None):
     """Run ``fn`` on every case; compare with ``reference``; name the first matching diagnosis.
 
@@ -421,6 +435,10 @@ def maxpool_backward(fn) -> CheckResult:
     def overwrite(d, x, k, s):
         return _pool_windows(d, x, k, s, _first_max, assign=True) if s < k else None
 
+    if callable(fn):
+        low = _low_precision("maxpool_backward", fn, _ref_pool_back, _pool_cases()[1])
+        if low is not None:
+            return low
     return _run("maxpool_backward", fn, _ref_pool_back, _pool_cases(), [
         (every, ("You sent the gradient to every element of the window.",
                  "Only the maximum influenced the output, so only it gets dout; the others get 0.")),

@@ -24,6 +24,20 @@ from ._core import CheckResult, Diagnosis, _call, check_function, require_functi
 __all__ = ["numerical_gradient", "mse_grad", "cross_entropy", "cross_entropy_grad", "gradient_signs"]
 
 
+def _low_precision(name, fn, reference, args):
+    """The failing CheckResult when ``fn(*args)`` returns floats of less precision than the
+    float64 the exercise asks for (float32 keeps ~7 digits; values within the tolerance would
+    otherwise pass), else None. Other failures are left to the full check."""
+    value, err = _call(fn, [np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
+    dtype = str(getattr(value, "dtype", "")) if err is None else ""
+    if dtype.replace("torch.", "") in ("float32", "float16", "bfloat16"):
+        return CheckResult(name, "fail", f"your function returned {dtype} numbers; the exercise asks for a float64 "
+                           f"array (float32 keeps about 7 digits, and the rest of the notebook computes in float64).",
+                           fn, reference, hints=("Compute in float64, NumPy's default for float arrays: drop the "
+                                                 "astype(np.float32) or dtype=torch.float32.",))
+    return None
+
+
 # ------------------------------------------------------------------ numerical gradient
 class _Spy:
     """A scalar test function ``f`` that records what the learner's code passes to it."""
@@ -197,6 +211,10 @@ def mse_grad(fn) -> CheckResult:
     (forgot 1/N), the missing 2, a sign error, dividing by the number of rows or of
     columns only, the loss instead of its gradient.
     """
+    if callable(fn):
+        low = _low_precision("mse_grad", fn, L.mse_grad, _cases_regression()[1])
+        if low is not None:
+            return low
     return check_function(
         "mse_grad", fn, reference=L.mse_grad, cases=_cases_regression(),
         diagnoses=[
@@ -357,6 +375,10 @@ def cross_entropy_grad(fn) -> CheckResult:
         p[:, y] -= 1.0
         return p / len(y)
 
+    if callable(fn):
+        low = _low_precision("cross_entropy_grad", fn, L.cross_entropy_grad, _cases_classification()[0])
+        if low is not None:
+            return low
     result = check_function(
         "cross_entropy_grad", fn, reference=L.cross_entropy_grad, cases=_cases_classification(),
         diagnoses=[
