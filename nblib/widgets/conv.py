@@ -15,7 +15,7 @@ import numpy as np
 from .. import conv as _conv
 from .._validate import as_float_array, describe
 from ._base import Explorer, new_figure
-from ._presets import apply_preset
+from ._presets import PresetExplorer
 
 __all__ = ["KERNELS", "feature_maps", "kernel_explorer"]
 
@@ -149,9 +149,9 @@ def kernel_explorer(images=None, labels=None, filters=None, conv=None, preset=No
                 f"pooled map {pooled.shape[0]}x{pooled.shape[1]}")
 
     presets = {name: {"kernel": name} for name in kernels}
-    explorer = Explorer("Kernel explorer", controls, update, fig, presets=presets,
-                        dynamic=[im_img, im_k, im_map, im_pool],
-                        background_key=lambda pad, **rest: pad)
+    explorer = PresetExplorer("Kernel explorer", controls, update, fig, presets=presets,
+                              dynamic=[im_img, im_k, im_map, im_pool],
+                              background_key=lambda pad, **rest: pad)
 
     def sync_entries(change):
         """Show the chosen kernel in the entries (disabled unless "custom"), without extra redraws."""
@@ -167,4 +167,4 @@ def kernel_explorer(images=None, labels=None, filters=None, conv=None, preset=No
             explorer._muted = was_muted
 
     controls["kernel"].observe(sync_entries, names="value")
-    return apply_preset(explorer, preset, "a kernel name")
+    return explorer.start(preset, "a kernel name")

@@ -22,7 +22,7 @@ import numpy as np
 from ..norm import DeepMLP, clip_grad_norm
 from ..plots import BLUE, ORANGE, VERMILION
 from ._base import Explorer, new_figure
-from ._presets import apply_preset, check_preset
+from ._presets import PresetExplorer, check_preset
 
 __all__ = ["DEEPNET_PRESETS", "layer_stats", "deepnet_explorer"]
 
@@ -150,8 +150,8 @@ def deepnet_explorer(preset=None, cache_size: int = 64) -> Explorer:
             msg += " — <b>exploding</b>: each layer enlarges the signal"
         return msg
 
-    explorer = Explorer("Deep network: per-layer statistics at initialisation", controls, update, fig,
-                        presets=DEEPNET_PRESETS, dynamic=[act_line, grad_line, clip_line, max_line],
-                        background_key=lambda **v: 0)
+    explorer = PresetExplorer("Deep network: per-layer statistics at initialisation", controls, update, fig,
+                              presets=DEEPNET_PRESETS, dynamic=[act_line, grad_line, clip_line, max_line],
+                              background_key=lambda **v: 0)
     explorer.cache = cache
-    return apply_preset(explorer, preset)
+    return explorer.start(preset)

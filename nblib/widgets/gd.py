@@ -32,7 +32,7 @@ from ..plots import BLACK, BLUE, GREEN, ORANGE, VERMILION, loss_contour
 from ..surfaces import SURFACES, get_surface
 from .._validate import describe
 from ._base import Explorer, new_figure
-from ._presets import apply_preset
+from ._presets import PresetExplorer
 
 __all__ = ["gd_run", "gd_explorer", "GD_PRESETS", "race_path", "race_run", "make_optimizer",
            "optimizer_race", "RACE_PRESETS", "RACE_RATES", "RACE_USES", "on_rate_grid",
@@ -156,10 +156,10 @@ def gd_explorer(preset=None, x=None, y=None) -> Explorer:
             return f"<span style='color:#D55E00'><b>{run['status']}</b></span>"
         return run["status"]
 
-    explorer = Explorer(f"Gradient descent on the line (2/λ_max = {critical:.4f})", controls, update, fig,
-                        presets=GD_PRESETS, dynamic=[path_line, start_dot, loss_line, fit_line, note],
-                        background_key=lambda lr, steps, w0, b0: _axis_end(steps, GD_STEP_AXES))
-    apply_preset(explorer, preset)
+    explorer = PresetExplorer(f"Gradient descent on the line (2/λ_max = {critical:.4f})", controls, update, fig,
+                              presets=GD_PRESETS, dynamic=[path_line, start_dot, loss_line, fit_line, note],
+                              background_key=lambda lr, steps, w0, b0: _axis_end(steps, GD_STEP_AXES))
+    explorer.start(preset)
     return explorer
 
 
@@ -383,7 +383,7 @@ def _window_exit(path, xlim, ylim):
     return n, a + s * d
 
 
-class _RaceExplorer(Explorer):
+class _RaceExplorer(PresetExplorer):
     """The race's explorer: ``set(optimizers="Adam")`` means ``("Adam",)``, learning rates
     are put on the sliders' grid, and a rejected ``set`` changes nothing."""
 
@@ -526,5 +526,5 @@ def optimizer_race(preset=None, rules=None) -> Explorer:
                              dynamic=list(paths.values()) + list(exits.values()) + list(curves.values()),
                              background_key=lambda surface, optimizers, lr, lr_adaptive, beta1, rho, beta2, steps:
                              (surface, _axis_end(steps, RACE_STEP_AXES)))
-    apply_preset(explorer, preset)
+    explorer.start(preset)
     return explorer

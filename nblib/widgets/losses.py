@@ -8,7 +8,7 @@ import numpy as np
 from .. import losses as L
 from ..plots import BLUE, ORANGE, VERMILION
 from ._base import Explorer, new_figure
-from ._presets import apply_preset
+from ._presets import PresetExplorer
 
 __all__ = ["loss_values", "loss_explorer", "LOSS_PRESETS"]
 
@@ -105,7 +105,7 @@ def loss_explorer(preset=None) -> Explorer:
                 f"σ(z) = {v['p']:.3f}, BCE = {v['bce']:.3f}, dBCE/dz = {v['bce_grad']:+.3f}, "
                 f"d(σ-y)²/dz = {v['sq_sigmoid_grad']:+.4f}{note}")
 
-    explorer = Explorer("Loss explorer", controls, update, fig, presets=LOSS_PRESETS,
-                        dynamic=[mse_dot, mse_g_dot, bce_dot, bce_g_dot, sq_g_dot],
-                        background_key=lambda y_hat, y, z, label: (y, label))
-    return apply_preset(explorer, preset)
+    explorer = PresetExplorer("Loss explorer", controls, update, fig, presets=LOSS_PRESETS,
+                              dynamic=[mse_dot, mse_g_dot, bce_dot, bce_g_dot, sq_g_dot],
+                              background_key=lambda y_hat, y, z, label: (y, label))
+    return explorer.start(preset)
