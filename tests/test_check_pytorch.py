@@ -146,15 +146,26 @@ def test_affine_stub_is_todo_and_a_function_is_refused():
 def test_train_step_accepts_reference_and_alternative():
     assert C.train_step(_ref_train_step).passed
 
-    def alt(model, optimizer, loss_fn, X, y):        # model.zero_grad at the end: also correct
+    def alt(model, optimizer, loss_fn, X, y):        # model.zero_grad and float(): also correct
+        model.zero_grad()
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+    r = C.train_step(alt)
+    assert r.passed, r.message
+
+
+def test_train_step_zero_grad_only_at_the_end_depends_on_leftover_gradients():
+    def at_the_end(model, optimizer, loss_fn, X, y):   # the exercise: reset first
         loss = loss_fn(model(X), y)
         loss.backward()
         optimizer.step()
         value = float(loss.detach())
         model.zero_grad()
         return value
-    r = C.train_step(alt)
-    assert r.passed, r.message
+    r = C.train_step(at_the_end)
+    assert r.status == "fail" and "only after the update" in r.message, r.message
 
 
 def _no_zero(model, optimizer, loss_fn, X, y):

@@ -551,6 +551,11 @@ def signs_three_list():
 
 
 @right("gradient_signs")
+def signs_full_width():                      # a Chinese input method's ＋ and －, and the minus sign −
+    return {"a": "－", "b": "＋", "c": "−", "d": "+"}
+
+
+@right("gradient_signs")
 def signs_list():
     return ["-", "+", "-", "+"]
 
@@ -2098,7 +2103,9 @@ BANK["train_step"] = [
     ("fail", r"no_grad|grad|backward|graph", _named(_step(order=("zero", "nograd_forward", "loss", "backward", "step")),
                                                    "forward_under_no_grad")),
     ("fail", r"backward|twice|once|differ", _named(_step(twice=True), "backward_twice")),
-    ("fail", r"return|None", _named(_step(ret=None), "no_return")),
+    ("fail", r"no `return`", _named(_step(ret=None), "no_return")),
+    ("fail", r"only after the update", _named(_step(order=("forward", "loss", "backward", "step", "zero")),
+                                             "zero_grad_at_the_end")),
     ("pass", None, _named(_step(order=("mzero", "forward", "loss", "backward", "step")), "model_zero_grad")),
 ]
 

@@ -466,10 +466,12 @@ def gradient_signs(fn) -> CheckResult:
         return CheckResult(name, "fail", f"no answer for {', '.join(missing)}; {SIGN_FORMAT}.", fn, None)
     wrong = []
     for key, (question, compute) in SIGN_QUESTIONS.items():
-        answer = str(value[key]).strip()
+        # the minus sign (U+2212) and the full-width ＋ － of a Chinese input method mean the same
+        answer = str(value[key]).strip().translate({0x2212: "-", 0xFF0D: "-", 0xFF0B: "+"})
         if answer not in ("+", "-"):
             return CheckResult(name, "fail", f"answer {key} must be the string '+' or '-', got {value[key]!r}",
                                fn, None)
+        value[key] = answer
         if answer != ("+" if compute() > 0 else "-"):
             wrong.append(key)
     if wrong:

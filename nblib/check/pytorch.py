@@ -269,9 +269,14 @@ def _step_order_verdict(events):
         return ("zero_grad() ran between backward() and step(): it wiped the fresh gradients, so step() found none "
                 "and the parameters never changed.", ("the order is zero_grad, forward, loss, backward, step",))
     if "zero_grad" not in events:
-        return ("the gradients were never reset, so from the second step on each update used the sum of all "
-                "gradients so far.", ("start the step with optimizer.zero_grad(): PyTorch adds every backward "
-                                      "into p.grad",))
+        return ("the gradients were never reset, so each update used the sum of all gradients so far (also those "
+                "left in p.grad before the call).", ("start the step with optimizer.zero_grad(): PyTorch adds every "
+                                                     "backward into p.grad",))
+    if "zero_grad" not in events[:first_back]:
+        return ("zero_grad() ran only after the update, so this step's backward() added to whatever was left in "
+                "p.grad before the call (here: gradients from an earlier backward, as after a cell that inspected "
+                "them).", ("reset first: optimizer.zero_grad() is the first of the five lines, so that a step never "
+                           "depends on what happened before it",))
     if events.count("step") > 1 or events.count("backward") > 1:
         return (f"one call made {events.count('backward')} backward passes and {events.count('step')} updates; a "
                 f"training step is one of each.", ("the five lines: zero_grad, forward, loss, backward, step",))
@@ -302,6 +307,8 @@ def train_step(fn) -> CheckResult:
         g = torch.Generator().manual_seed(1)
         X, y = torch.randn(8, 3, generator=g, dtype=torch.float64), torch.randint(0, 2, (8,), generator=g)
         params, losses = [], []
+        # gradients left over from before the first step (an earlier cell's backward): a step must reset them
+        sum(p.sum() for p in model.parameters()).backward()
         if log is not None:
             loss_fn = _instrument(model, opt, loss_fn, log)
         for _ in range(3):
@@ -326,6 +333,9 @@ def train_step(fn) -> CheckResult:
         return all(torch.allclose(x, y, atol=1e-12) for x, y in zip(a, b))
 
     if all(same(p, q) for p, q in zip(params, ref_params)):
+        if losses[0] is None:
+            return _result(name, "fail", f"the updates are right, but your function returned "
+                               f"{returned(None)}: return loss.item()", fn, _ref_train_step)
         if isinstance(losses[0], torch.Tensor):
             return _result(name, "fail", "the updates are right, but return loss.item() (a Python float), not "
                                "the tensor: keeping tensors keeps their whole graph in memory", fn, _ref_train_step)
