@@ -275,6 +275,8 @@ class Optimizer:
         if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
             raise TypeError(f"{where}: params[{name!r}] must be a float numpy array (it is "
                             f"updated in place), got {describe(p)}")
+        if type(g) is np.ndarray and g.dtype == np.float64 and g.shape == p.shape:
+            return g                       # fast path: already a float64 array of p's shape
         g = as_float_array(g, f"grads[{name!r}]", where, ndim=p.ndim, finite=False)
         if g.shape != p.shape:
             raise ValueError(f"{where}: grads[{name!r}] has shape {g.shape} but params[{name!r}] "
