@@ -793,6 +793,13 @@ def gdl_no_start(loss_and_grad, theta0, lr, max_steps, tol):
         path.append(theta); losses.append(L); k += 1
 
 
+@wrong("gradient_descent", r'"steps" is the number of points')
+def gdl_steps_is_len_path(loss_and_grad, theta0, lr, max_steps, tol):
+    result = _loop()(loss_and_grad, theta0, lr, max_steps, tol)
+    result["steps"] = len(result["path"])
+    return result
+
+
 @wrong("gradient_descent", r"divergence|blew up|another step")
 def gdl_own_threshold(loss_and_grad, theta0, lr, max_steps, tol):
     theta = np.array(theta0, dtype=float)
@@ -2782,6 +2789,28 @@ BANK["flatten_size"] = [
 @wrong("flatten_size", r"int|float|type|truncat|floor|//")
 def flat_int_of_float(in_shape, layers):     # truncates only at the end
     return int(_flat(div="true", ret=lambda v: v)(in_shape, layers))
+
+
+@wrong("flatten_size", r"divides the size by its kernel")
+def flat_pool_by_kernel(in_shape, layers):
+    c, h, w = in_shape
+    for layer in layers:
+        if layer[0] == "conv":
+            _, c, k, s, p = layer
+            h, w = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        else:
+            h, w = h // layer[1], w // layer[1]          # "a 2x2 pool halves the size"
+    return c * h * w
+
+
+@wrong("minibatches", r"except possibly the last")
+def mb_last_merged(n, batch_size, rng):
+    p = rng.permutation(n)
+    k = n // batch_size
+    out = [p[i * batch_size:(i + 1) * batch_size] for i in range(k)]
+    if n % batch_size:
+        out[-1] = np.concatenate([out[-1], p[k * batch_size:]])
+    return out
 
 
 @right("flatten_size")

@@ -478,7 +478,21 @@ def _flat_cases():
         ((1, 13, 13), [("conv", 2, 3, 3, 0), ("pool", 2, 2)]),                    # 13 -> 4 -> 2 (10/3 rounds down)
         ((1, 28, 28), list(_FIXED) + [("pool", 2, 2)]),                          # 7 -> 3
         ((2, 11, 10), [("conv", 4, 5, 3, 0), ("conv", 6, 1, 1, 2)]),              # 11 -> 3 -> 7, 10 -> 2 -> 6
+        ((4, 12, 10), [("conv", 6, 3, 1, 1), ("pool", 3, 2)]),                    # a pool whose stride is not its
+                                                                                  # kernel: 12 -> 5, 10 -> 4
     ]
+
+
+def _pool_by_kernel(in_shape, layers):
+    """The slip "pooling divides by its kernel" (H // k), right only when stride == kernel."""
+    c, h, w = in_shape
+    for layer in layers:
+        if layer[0] == "conv":
+            _, c, k, s, p = layer
+            h, w = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        else:
+            h, w = h // layer[1], w // layer[1]
+    return c * h * w
 
 
 def _walk(in_shape, layers, size_fn, *, channels=True):
@@ -499,7 +513,8 @@ def flatten_size(fn) -> CheckResult:
 
     ``layers``: ``("conv", out_channels, kernel, stride, pad)`` and ``("pool", kernel, stride)``.
     The answer must be an int. Recognised mistakes: float division, rounding up or to the nearest
-    instead of down, padding or stride ignored, the channels forgotten or kept from the input.
+    instead of down, padding or stride ignored, a pool divided by its kernel (right only when
+    its stride equals it), the channels forgotten or kept from the input.
     """
     name = "flatten_size"
     bad = require_function(name, fn, _ref_flatten)
@@ -525,6 +540,10 @@ def flatten_size(fn) -> CheckResult:
         (lambda s, L: _walk(s, L, lambda n, k, st, p: n // st),
          ("You divided the size by the stride only: the kernel and padding change it too.",
           "(H + 2p - k) // s + 1: a 3x3 conv without padding takes 28 to 26.")),
+        (_pool_by_kernel,
+         ("Your pooling divides the size by its kernel: that is right only when the stride equals the kernel.",
+          "A pool is a sliding window too: (H - k) // s + 1 with its own stride s (a 3x3 pool with stride 2 "
+          "takes 12 to 5, not 4).")),
         (lambda s, L: _walk((1,) + tuple(s[1:]), L, lambda n, k, st, p: (n + 2 * p - k) // st + 1, channels=False),
          ("You left out the channels: flatten keeps every channel, C * H * W features.",
           "Multiply by the out_channels of the last conv.")),

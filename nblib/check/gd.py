@@ -249,6 +249,9 @@ LOOP_HINTS = {
     "same array": ("every point in your path is the same array: θ was changed in place after being appended.",
                    "Append a new array each step: `theta = theta - lr * grad` creates one; `theta -= lr * grad` "
                    "changes the one already in the list (or append `theta.copy()`)."),
+    "steps count": ('"steps" is the number of points in your path, one more than the number of updates.',
+                    '"steps" counts the updates: k updates give the k+1 points θ_0 … θ_k, so "steps" is '
+                    'len(path) - 1.'),
     "first point": ("the first point of your path is not θ_0: the array you appended first was changed "
                     "afterwards (an in-place update such as `theta -= lr * grad`).",
                     "Append a new array each step: `theta = theta - lr * grad` creates one (or append "
@@ -341,6 +344,9 @@ def gradient_descent(fn) -> CheckResult:
             return CheckResult(name, "fail", f'"path" must be a list of (p,) arrays and "losses" a list of '
                                f'numbers; on {where} they could not be read ({exc}).', fn, ref)
         if len(path) != len(losses) or len(path) != steps + 1:
+            if (steps > 0 and len(path) == len(losses) == steps and path.ndim == 2 and path.shape[1] == given.size
+                    and np.allclose(path[0], given, rtol=1e-12, atol=0)):
+                return fail("steps count", where)
             key = "no start" if steps > 0 and len(path) == steps else None
             return fail(key, where) if key else CheckResult(
                 name, "fail", f'on {where}: "steps" is {steps} but "path" has {len(path)} entries and "losses" '

@@ -79,7 +79,7 @@ def minibatches(fn) -> CheckResult:
         sizes = [b.size for b in batches]
         if not blocks and (any(s != bs for s in sizes[:-1]) or sizes[-1] > bs or sizes[-1] == 0):
             return CheckResult(name, "fail", f"batch sizes {sizes} {where}: every batch has batch_size "
-                               f"entries except possibly the last", fn, ref,
+                               f"entries except possibly the last.", fn, ref,
                                hints=("np.array_split spreads the remainder over several batches; cut at "
                                       "multiples of batch_size instead.",))
         orders.append(flat.tolist())
