@@ -251,7 +251,7 @@ ROWS = [
     Bad("Value.log of a negative", lambda: m("autograd").Value(-1.0).log(), ValueError,
         r"^Value.log", r"positive numbers", r"data=-1"),
     Bad("autograd MLP call with too few inputs", lambda: m("autograd").MLP(3, [4, 1])([1.0, 2.0]), ValueError,
-        r"Neuron|MLP", r"3 weights|3 inputs", r"got 2"),
+        r"Neuron|MLP", r"3 weights|3 inputs|list of 3 numbers", r"got 2"),
     Bad("autograd MLP with nin=0", lambda: m("autograd").MLP(0, [3, 1]), ValueError,
         r"MLP.*nin", r"positive|> 0|>= 1", r"\b0\b"),
     # ---------------------------------------------------------------- digits / train
