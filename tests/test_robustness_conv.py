@@ -58,6 +58,9 @@ ROWS = [
         preset={"kernel": "custom", "k0": 9.0}), ValueError, r"control 'k0'", r"between -5 and 5", r"9.0"),
     Bad("conv checker given None", lambda: m("check").conv_forward(None), None, r"conv_forward",
         r"expected a function", r"NoneType None", kind="check"),
+    Bad("kernel_explorer conv returning (out, cache)",
+        lambda: m("widgets.conv").kernel_explorer(np.ones((2, 8, 8)), conv=m("conv").conv_forward), TypeError,
+        r"^feature_maps: conv", r"return the feature maps only, an array", r"tuple of 2 \(an \(out, cache\) pair"),
 ]
 
 

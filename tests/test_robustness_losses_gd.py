@@ -18,6 +18,7 @@ from nblib import gd
 from nblib import gradcheck as GC
 from nblib import losses as L
 from nblib.optim import SGD
+from nblib.widgets import gd as WG
 
 torch = pytest.importorskip("torch")
 
@@ -84,6 +85,13 @@ ROWS = [
         r"^linear_data: x_range", r"lo < hi", r"\(3, -3\)"),
     Bad("linear_data with w a string", lambda: D.linear_data(w="3"), TypeError,
         r"^linear_data: w", r"a finite number", r"str '3'"),
+    # ---------------------------------------------------------------- the notebook-02/03 explorers
+    Bad("gd_explorer given x without y", lambda: WG.gd_explorer(x=[1.0, 2.0]),
+        TypeError, r"^gd_explorer: pass both x and y", r"or neither", r"got only x"),
+    Bad("gd_run on a constant x", lambda: WG.gd_run(0.1, 5, 0, 0, [1.0] * 3, [1.0, 2.0, 3.0]),
+        ValueError, r"^gd_run: x", r"at least two different values", r"3 equal to 1"),
+    Bad("optimizer_race rules a list", lambda: WG.optimizer_race(rules=[1]),
+        TypeError, r"^optimizer_race: rules", r"a dict \{optimizer name: step function\}", r"list \[1\]"),
     # ---------------------------------------------------------------- losses
     Bad("cross_entropy with probabilities as labels",
         lambda: L.cross_entropy(np.zeros((3, 2)), np.array([0.2, 0.8, 0.5])), TypeError,

@@ -49,7 +49,11 @@ def feature_maps(image, kernel, pad: int = 1, conv=None) -> dict:
     conv = _conv.conv2d if conv is None else conv
     if not callable(conv):
         raise TypeError(f"{where}: conv must be a function like nblib.conv.conv2d, got {describe(conv)}")
-    fmap = np.asarray(conv(img[None, None], k[None, None], np.zeros(1), 1, pad), dtype=float)[0, 0]
+    out = conv(img[None, None], k[None, None], np.zeros(1), 1, pad)
+    if isinstance(out, tuple):
+        raise TypeError(f"{where}: conv must return the feature maps only, an array (N, F, H', W'), got a "
+                        f"tuple of {len(out)} (an (out, cache) pair? wrap it: lambda *a: conv_forward(*a)[0])")
+    fmap = as_float_array(out, "what conv returned", where, ndim=4, finite=False)[0, 0]
     relu = np.maximum(fmap, 0.0)
     pooled = _conv.maxpool2d(relu[None, None], 2, 2)[0, 0]
     return {"map": fmap, "relu": relu, "pooled": pooled}

@@ -19,6 +19,7 @@ from collections import OrderedDict
 import ipywidgets as widgets
 import numpy as np
 
+from .._validate import positive_number
 from ..norm import DeepMLP, clip_grad_norm
 from ..plots import BLUE, ORANGE, VERMILION
 from ._base import Explorer, new_figure
@@ -55,8 +56,9 @@ def layer_stats(depth=10, activation="relu", gain=1.0, batchnorm=False, clip="of
     the same after ``nblib.norm.clip_grad_norm()`` (equal when ``clip="off"``); ``total`` the
     global gradient norm before clipping; ``factor`` the clipping factor; ``loss``.
     """
+    depth = positive_number(depth, "depth", "layer_stats", integer=True)
     X, y = data if data is not None else _data()
-    net = DeepMLP([2] + [WIDTH] * int(depth) + [3], activation=activation, batchnorm=bool(batchnorm),
+    net = DeepMLP([2] + [WIDTH] * depth + [3], activation=activation, batchnorm=bool(batchnorm),
                   gain=float(gain), seed=seed)
     with np.errstate(all="ignore"):
         loss, grads = net.loss_and_grads(X, y)
@@ -88,6 +90,7 @@ def deepnet_explorer(preset=None, cache_size: int = 64) -> Explorer:
     of ``DEEPNET_PRESETS`` or a dict of settings.
     """
     check_preset("deepnet_explorer", preset)        # before the (slow) build
+    cache_size = positive_number(cache_size, "cache_size", "deepnet_explorer", integer=True)
     style = {"description_width": "initial"}
     controls = {
         "depth": widgets.IntSlider(value=10, min=2, max=MAX_DEPTH, description="hidden layers", style=style),

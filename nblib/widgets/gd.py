@@ -50,6 +50,20 @@ GD_PRESETS = {
 }
 
 
+def _data_or_default(x, y, where):
+    """``(x, y)`` as two float arrays of one length, or notebook 02's data when both are None."""
+    if x is None and y is None:
+        return linear_data()
+    if x is None or y is None:
+        raise TypeError(f"{where}: pass both x and y (the data, two (n,) arrays) or neither, "
+                        f"got only {'x' if y is None else 'y'}")
+    x, y = gd._xy(x, y, where)
+    if np.ptp(x) == 0:
+        raise ValueError(f"{where}: x needs at least two different values to fix a line, got {x.size} "
+                         f"equal to {x[0]:g}")
+    return x, y
+
+
 def gd_run(lr, steps, w0, b0, x=None, y=None) -> dict:
     """Run GD on the line from ``(w0, b0)`` and describe the result (no widgets, no drawing).
 
@@ -57,8 +71,7 @@ def gd_run(lr, steps, w0, b0, x=None, y=None) -> dict:
     dict: ``history`` (``nblib.gd.History``), ``w_star``, ``b_star``, ``loss_star``
     (least squares), ``critical`` (2/λ_max), ``status`` (a sentence, HTML-free).
     """
-    if x is None or y is None:
-        x, y = linear_data()
+    x, y = _data_or_default(x, y, "gd_run")
     f = gd.linreg_objective(x, y)
     w_star, b_star = gd.least_squares(x, y)
     loss_star = gd.linreg_loss(w_star, b_star, x, y)
@@ -98,8 +111,7 @@ def gd_explorer(preset=None, x=None, y=None) -> Explorer:
     least-squares line and the current GD line. ``preset``: a name from ``GD_PRESETS``
     or a dict of control values.
     """
-    if x is None or y is None:
-        x, y = linear_data()
+    x, y = _data_or_default(x, y, "gd_explorer")
     controls = {
         "lr": widgets.FloatSlider(value=0.15, min=0.005, max=0.4, step=0.005, readout_format=".3f",
                                   description="lr", continuous_update=True),
@@ -433,6 +445,9 @@ def optimizer_race(preset=None, rules=None) -> Explorer:
     rules : ``{"RMSProp": my_rmsprop_step, "Adam": my_adam_step, ...}``: step functions
         (signatures as in ``nblib.optim``) to race instead of the course's.
     """
+    if rules is not None and not isinstance(rules, dict):
+        raise TypeError(f"optimizer_race: rules must be a dict {{optimizer name: step function}}, "
+                        f"got {describe(rules)}")
     rules = dict(rules or {})
     for key, fn in rules.items():
         if key not in RACE_OPTIMIZERS or not callable(fn):
