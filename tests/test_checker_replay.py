@@ -1518,6 +1518,17 @@ def _add_in_place(self, other):
     return self
 
 
+def _add_reads_self_grad(self, other):
+    other = self._wrap(other)
+    out = type(self)(self.data + other.data, (self, other), "+")
+
+    def _backward():
+        self.grad += out.grad
+        other.grad += self.grad          # right only while self had no gradient before
+    out._backward = _backward
+    return out
+
+
 def _pow_wrong(self, k):
     out = type(self)(self.data ** k, (self,), "**")
 
@@ -1577,6 +1588,7 @@ VALUE_WRONG = [
     (r"number|MyValue\(other\)|wrap", _variant("AddNoWrap", __add__=_add_no_wrap)),
     (r"\+=|adds|add into|used twice|overwr", _variant("AddAssign", __add__=_add_assign)),
     (r"one of the inputs.*in place", _variant("AddInPlace", __add__=_add_in_place)),
+    (r"b got a's gradient", _variant("AddReadsSelfGrad", __add__=_add_reads_self_grad)),
     (r"k - 1|k·a\^\(k-1\)|power|\*\*", _variant("PowWrong", __pow__=_pow_wrong)),
     (r"output|t = tanh|1 - t|tanh", _variant("TanhOfInput", tanh=_tanh_input)),
     (r"out\.grad|from above|upstream", _variant("TanhNoUpstream", tanh=_tanh_no_upstream)),

@@ -113,8 +113,9 @@ def _ops_cases():
         return (a * b) * c, [a, b, c]
 
     def add3(cls):
+        # a chain in which a is used twice: when (a + b)'s backward runs, a already holds gradient
         a, b, c = cls(1.0), cls(2.0), cls(-4.0)
-        return (a + b) + c, [a, b, c]
+        return ((a + b) + c) + a, [a, b, c]
 
     def twice(method):
         def build(cls):
@@ -132,7 +133,12 @@ def _ops_cases():
         _Case("+", "4.0 + a with a=1 (__radd__, given)", one(lambda a: 4.0 + a, 1.0), 5.0, [1.0]),
         _Case("+", f"a + b with a=2, b=-3 and out.grad = {up:g}", two(lambda a, b: a + b, 2.0, -3.0), -1.0,
               [up, up], seed=up, wrong=[([1.0, 1.0], _NO_UPSTREAM)]),
-        _Case("+", "(a + b) + c with a=1, b=2, c=-4 (a chain)", add3, -1.0, [1.0, 1.0, 1.0], direct=False),
+        _Case("+", "((a + b) + c) + a with a=1, b=2, c=-4 (a chain, a used twice)", add3, 0.0, [2.0, 1.0, 1.0],
+              direct=False,
+              wrong=[([2.0, 2.0, 1.0], ("b got a's gradient: in _backward each input must receive (local "
+                                        "derivative) * out.grad, not the grad another input already holds",
+                                        "write `self.grad += out.grad` and `other.grad += out.grad`: both read "
+                                        "out.grad (self.grad may already hold gradient from another use of self)"))]),
         # ---- *
         _Case("*", "a * b with a=3, b=-2", two(lambda a, b: a * b, 3.0, -2.0), -6.0, [-2.0, 3.0],
               wrong=[([3.0, -2.0], swap)]),
