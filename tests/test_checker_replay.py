@@ -2838,3 +2838,13 @@ def flat_torch(in_shape, layers):
     with torch.no_grad():
         out = torch.nn.Sequential(*mods)(torch.zeros(1, *in_shape))
     return int(out.numel())
+
+
+@wrong("minibatches", r"list of index arrays|1-D array of integer")
+def mb_tensor_with_grad(n, batch_size, rng):     # a tensor that records gradients: the checker must not crash
+    return torch.tensor([1.0], requires_grad=True)
+
+
+@right("minibatches")
+def mb_torch_tensors(n, batch_size, rng):        # index tensors work as indices too
+    return list(torch.as_tensor(rng.permutation(n)).split(batch_size))

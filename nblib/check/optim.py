@@ -28,8 +28,8 @@ def reference_minibatches(n, batch_size, rng):
 def _batches(value):
     """The learner's batches as a list of arrays, or None."""
     try:
-        return [np.asarray(b) for b in value]
-    except TypeError:
+        return [np.asarray(b.detach().cpu() if hasattr(b, "detach") else b) for b in value]
+    except (TypeError, ValueError, RuntimeError):
         return None
 
 
@@ -58,7 +58,7 @@ def minibatches(fn) -> CheckResult:
                                                "starts: [order[i:i + batch_size] for i in ...].",))
         if any(b.ndim != 1 or not (b.size == 0 or np.issubdtype(b.dtype, np.integer)) for b in batches):
             return CheckResult(name, "fail", f"each batch must be a 1-D array of integer indices {where}; "
-                               f"index the data with it: x[idx]", fn, ref,
+                               f"index the data with it: x[idx].", fn, ref,
                                hints=("rng.permutation(n) gives integer indices; slice that array.",))
         flat = np.concatenate(batches) if batches else np.array([], dtype=int)
         if sorted(flat.tolist()) != list(range(n)):
