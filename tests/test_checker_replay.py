@@ -2075,6 +2075,46 @@ BANK["affine_module"] = [
 ]
 
 
+class AffineNumpyForward(nn.Module):             # the right numbers, computed outside autograd
+    def __init__(self, d, h):
+        super().__init__()
+        self.W = nn.Parameter(_he(d, h))
+        self.b = nn.Parameter(torch.zeros(h, dtype=torch.float64))
+
+    def forward(self, x):
+        return torch.tensor(x.detach().numpy() @ self.W.detach().numpy() + self.b.detach().numpy())
+
+
+class AffineReluInside(nn.Module):
+    def __init__(self, d, h):
+        super().__init__()
+        self.W = nn.Parameter(_he(d, h))
+        self.b = nn.Parameter(torch.zeros(h, dtype=torch.float64))
+
+    def forward(self, x):
+        return torch.relu(x @ self.W + self.b)
+
+
+class AffineDoubleAfter(nn.Module):              # float32 parameters, then .double() on the module: correct
+    def __init__(self, d, h):
+        super().__init__()
+        self.W = nn.Parameter(torch.randn(d, h) * math.sqrt(2.0 / d))
+        self.b = nn.Parameter(torch.zeros(h))
+        self.double()
+
+    def forward(self, x):
+        return torch.matmul(x, self.W) + self.b
+
+
+BANK["affine_module"] += [
+    ("fail", r"requires_grad is False|left the graph", AffineNumpyForward),
+    ("fail", r"does not compute x @ W \+ b", AffineReluInside),
+    ("fail", r"no parameters", _affine(lambda d, h: (torch.randn(d, h) * math.sqrt(2 / d)), plain=True,
+                                        name="AffineParameterThenDouble")),
+    ("pass", None, AffineDoubleAfter),
+]
+
+
 # ===================================================================== 06 train_step
 def _step(order=("zero", "forward", "loss", "backward", "step"), swap_args=False, ret="item", twice=False):
     def step(model, optimizer, loss_fn, X, y):

@@ -203,6 +203,12 @@ def affine_module(cls) -> CheckResult:
         if np.allclose(got, x @ W, atol=1e-12):
             return _result(name, "fail", "forward ignores the bias: return x @ self.W + self.b", cls, ref)
         return _result(name, "fail", "forward does not compute x @ W + b (compare with affine_forward)", cls, ref)
+    if not out.requires_grad:
+        return _result(name, "fail", "forward returns the right numbers, but a tensor that autograd cannot "
+                           "differentiate (out.requires_grad is False): forward left the graph, through .detach(), "
+                           ".numpy(), torch.tensor(...) or torch.no_grad().", cls, ref,
+                           hints=("compute with the tensors themselves, return x @ self.W + self.b: autograd records "
+                                  "every operation on them, and that record is the backward pass",))
     out.backward(torch.as_tensor(dout))
     dx, dW, db = layers.affine_backward(dout, cache)
 
