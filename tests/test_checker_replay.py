@@ -2888,3 +2888,66 @@ def mb_tensor_with_grad(n, batch_size, rng):     # a tensor that records gradien
 @right("minibatches")
 def mb_torch_tensors(n, batch_size, rng):        # index tensors work as indices too
     return list(torch.as_tensor(rng.permutation(n)).split(batch_size))
+
+
+# ------------------------------------------------ more rows for the smaller banks (gd_fit, value_*)
+def _gf(grad, steps_shift=0, ret=tuple):
+    def fit(x, y, w0, b0, lr, steps):
+        w, b = w0, b0
+        for _ in range(steps + steps_shift):
+            dw, db = grad(x, y, w, b)
+            w, b = w - lr * dw, b - lr * db
+        return ret((w, b))
+    return fit
+
+
+BANK["gd_fit"] += [
+    ("fail", r"differs|summed", _named(_gf(lambda x, y, w, b: tuple(len(x) * np.array(_lg(x, y, w, b)))), "gf_sum_gradient")),
+    ("fail", r"differs", _named(_gf(lambda x, y, w, b: tuple(np.array(_lg(x, y, w, b)) / 2)), "gf_no_2")),
+    ("fail", r"differs", _named(_gf(lambda x, y, w, b: _lg(x, y, w, b)[::-1]), "gf_swapped_gradients")),
+    ("fail", r"returned|numbers|shape", _named(lambda x, y, w0, b0, lr, steps: None, "gf_no_return")),
+    ("pass", None, _named(_gf(_lg, ret=list), "gf_list_result")),
+]
+
+
+def bw_iterators(root):
+    order = topo_iterators(root)
+    for node in order:
+        node.grad = 0.0
+    root.grad = 1.0
+    for node in order[::-1]:
+        node._backward()
+    return order
+
+
+BANK["value_backward"].append(("pass", None, bw_iterators))
+
+
+def _mul_returns_float(self, other):
+    return self.data * _w(self, other).data
+
+
+def _mul_eager_value(self, other):
+    other = _w(self, other)
+    out = type(self)(self.data * other.data, (self, other), "*")
+    self.grad += other.data
+    other.grad += self.data
+    return out
+
+
+def _tanh_float(self):
+    return math.tanh(self.data)
+
+
+BANK["value_mul"] += [
+    ("fail", r"record|children|_prev", _named(lambda self, other: (lambda o: (lambda out: (setattr(out, "_backward", lambda: (
+        setattr(self, "grad", self.grad + o.data * out.grad), setattr(o, "grad", o.grad + self.data * out.grad)))
+        or out))(type(self)(self.data * o.data, (self,), "*")))(_w(self, other)), "mul_only_self_recorded")),
+    ("fail", r"returned|Value|float", _named(_mul_returns_float, "mul_returns_float")),
+    ("fail", r"gradients|0\b|never|expected", _named(_mul_eager_value, "mul_eager_grads")),
+]
+BANK["value_tanh"] += [
+    ("fail", r"returned|Value|float", _named(_tanh_float, "tanh_returns_float")),
+    ("fail", r"gradients|expected|differ", _named(_mk_tanh(lambda x, t: (1 - t) ** 2), "tanh_one_minus_t_squared")),
+    ("pass", None, _named(_mk_tanh(lambda x, t: (1 - t) * (1 + t)), "tanh_factored")),
+]
