@@ -295,15 +295,17 @@ def reference_gradient_descent(loss_and_grad, theta0, lr, max_steps, tol):
 def gradient_descent(fn) -> CheckResult:
     """Check ``fn(loss_and_grad, theta0, lr, max_steps, tol) -> dict``: the loop of ``nblib.gd.descend``.
 
-    Nine cases that end in every way (converged, max_steps, converged at the start, blew
-    up, non-finite, max_steps=0), with 2 and 3 parameters, one where the max-abs and the
-    Euclidean norm cross tol many steps apart, one that diverges from a negative loss
-    (a threshold without max(|L_0|, 1) or without abs() stops at another step). Compared: "stop", "steps",
-    every point of "path" and every loss. Recognised mistakes: ascent, a wrong update,
-    a path of one array appended repeatedly, path/losses without the start, changing the
-    caller's theta0, no divergence check, divergence judged against the previous loss,
-    another cause, stopping early (max-abs or squared norm, loss change), stopping late
-    (no test at θ_0 or after the last update), max_steps off by one, the rules' order.
+    Ten cases that end in every way (converged, max_steps, converged at the start, blew
+    up, non-finite, non-finite exactly at max_steps, max_steps=0), with 2 and 3 parameters,
+    one where the max-abs and the Euclidean norm cross tol many steps apart, one that
+    diverges from a negative loss (a threshold without max(|L_0|, 1) or without abs() stops
+    at another step). Compared: "stop", "steps", every point of "path" and every loss.
+    Recognised mistakes: ascent, a wrong update, a path of one array appended repeatedly or
+    a start point changed in place, path/losses without the start, "steps" = len(path),
+    changing the caller's theta0, no divergence check, divergence judged against the
+    previous loss or tested after the other rules, another cause, stopping early (max-abs or
+    squared norm, loss change), stopping late (no test at θ_0 or after the last update),
+    max_steps off by one, the rules' order.
     """
     name, ref = "gradient_descent", reference_gradient_descent
     bad = require_function(name, fn, ref)

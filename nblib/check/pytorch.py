@@ -293,8 +293,9 @@ def train_step(fn) -> CheckResult:
     """Check ``fn(model, optimizer, loss_fn, X, y) -> float``: one training step, returning the loss.
 
     Runs three steps of the learner's function and of the reference on identical copies of a
-    small float64 model (SGD with momentum) and compares the parameters after each step and
-    the returned losses. When they differ, the recorded calls (``zero_grad``, forward, loss,
+    small float64 model (SGD with momentum) whose p.grad holds leftover gradients before the
+    first step (so a zero_grad() only after the update shows), and compares the parameters
+    after each step and the returned losses. When they differ, the recorded calls (``zero_grad``, forward, loss,
     ``backward``, ``step``) name what is missing or out of order.
     """
     import torch
