@@ -875,7 +875,7 @@ def main(argv=None) -> int:
             say(_table(["nb", "explorer", "changes", "browser median ms", "browser p95 ms",
                         "in-kernel median / p95 ms", "controls that redraw no figure"], rows))
             say("Browser latency: from the key press (sliders: arrow keys) or click to the explorer's new image "
-                "decoded and painted (two animation frames), measured in the page; it includes the kernel round "
+                "decoded and the next frame painted, measured in the page; it includes the kernel round "
                 "trip, the PNG transfer and the widget's rendering. In-kernel: compute + draw from the Explorers "
                 "section (a sweep over each control's range).")
         say()

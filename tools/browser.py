@@ -21,7 +21,7 @@ What happens
       the screenshot folder.
     * For the benchmark, :func:`measure_latencies` times what a learner feels: from the
       key press (or click) on a control to the explorer's new figure being painted (the
-      ``<img>`` gets its new ``src``, the image is decoded, and two animation frames pass),
+      ``<img>`` gets its new ``src``, the image is decoded, and the next frame is painted),
       measured in the page with ``performance.now()``.
 """
 
@@ -417,7 +417,7 @@ def drive_explorers(page, name: str, result: NotebookResult):
 # latency: from the input event to the new figure on screen (the benchmark)
 # -------------------------------------------------------------------------------------
 # Arms one measurement: the next keydown/click/change on the page starts the clock; the
-# explorer's <img> getting a new src, decoded, plus two animation frames stops it.
+# explorer's <img> getting a new src, decoded, and the next frame painted stops it.
 _JS_ARM = """(root) => {
   window.__latency = undefined;
   const img = root.querySelector(':scope > img, :scope > * > img');
@@ -429,9 +429,11 @@ _JS_ARM = """(root) => {
   const observer = new MutationObserver(() => {
     if (img.getAttribute('src') === before) return;
     observer.disconnect();
-    const painted = () => requestAnimationFrame(() => requestAnimationFrame(() => {
+    // after the next frame is painted: a task queued from that frame's animation callback runs
+    // once the frame is on screen ("after next paint")
+    const painted = () => requestAnimationFrame(() => setTimeout(() => {
       window.__latency = performance.now() - (t0 === null ? performance.now() : t0);
-    }));
+    }, 0));
     (img.decode ? img.decode() : Promise.resolve()).then(painted, painted);
   });
   observer.observe(img, {attributes: true, attributeFilter: ['src']});
