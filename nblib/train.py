@@ -151,10 +151,6 @@ class TrainingHistory:
                 f"best epoch {b + 1}: val loss {self.val_loss[b]:.4f}, val acc {self.val_acc[b]:.1%})")
 
 
-#: Deprecated name of :class:`TrainingHistory` (kept so that older code still runs).
-History = TrainingHistory
-
-
 def train_early_stopping(train_epoch, evaluate, params, max_epochs, patience):
     """The course's training loop with early stopping (the reference for notebook 08's exercise).
 
