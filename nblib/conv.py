@@ -519,7 +519,7 @@ class SmallCNN:
         return logits
 
     def backward(self, dlogits) -> dict:
-        """Gradients ``{"W1": ..., "b4": ...}`` (shapes of :attr:`params`) from dL/dlogits ``(N, 10)``."""
+        """Gradients ``{"W1": ..., "b4": ...}`` (shapes of ``params``) from dL/dlogits ``(N, 10)``."""
         if self._cache is None:
             raise RuntimeError("SmallCNN.backward: call forward(X) first; backward needs its caches")
         x0, a1, r1, m1, a2, r2, m2, c3, h, c4, k1, k2, q1, q2 = self._cache

@@ -1,24 +1,24 @@
 """Diagnostics for the bugs of the bug zoo (notebook 11): call them on your own code.
 
 Each function looks for the *signature* of one classic bug and returns a
-:class:`Finding`, which shows as ``⚠ name: what is wrong and how to fix it`` when the
+``Finding``, which shows as ``⚠ name: what is wrong and how to fix it`` when the
 signature is there and ``✓ name: ...`` when it is not. ``finding.found`` is the bool.
 
 ==========================  ===============================================  =================
 function                    catches                                          in the article
 ==========================  ===============================================  =================
-:func:`check_grads`         per-sample gradients never averaged (wrong        《Python 梯度下降》
+``check_grads``         per-sample gradients never averaged (wrong        《Python 梯度下降》
                             shape), sum instead of mean (wrong scale),
                             any gradient that disagrees with the numerical
                             gradient of the loss
-:func:`check_logits`        probabilities given to a cross-entropy            《数学基础》,
+``check_logits``        probabilities given to a cross-entropy            《数学基础》,
                             (double softmax); ReLU applied to the logits     《数学基础概览》,
                                                                              《一切皆是映射》
-:func:`explain_flatten`     flattening conv features with the wrong size      《一切皆是映射》
-:func:`trace_shapes`        (a tool) every layer's input and output shapes    《一切皆是映射》
-:class:`ZeroGradWatch`      gradients that accumulate because ``zero_grad``   (classic)
+``explain_flatten``     flattening conv features with the wrong size      《一切皆是映射》
+``trace_shapes``        (a tool) every layer's input and output shapes    《一切皆是映射》
+``ZeroGradWatch``      gradients that accumulate because ``zero_grad``   (classic)
                             was forgotten
-:func:`check_fit_plot`      a "model" line that is really the true function   《Python 梯度下降》
+``check_fit_plot``      a "model" line that is really the true function   《Python 梯度下降》
 ==========================  ===============================================  =================
 
 The articles are the course's source articles (see the README); their short names are the
@@ -81,7 +81,7 @@ def check_grads(loss_fn, params: dict, grads: dict, batch_size: int | None = Non
         instead of mean).
 
     The numerical reference is the central difference of ``loss_fn``
-    (:func:`nblib.gradcheck.numerical_gradient`). Fires when a gradient's shape differs
+    (``nblib.gradcheck.numerical_gradient``). Fires when a gradient's shape differs
     from its parameter's, or when its values differ (relative error > 1e-5); the message
     names the likely cause: per-sample gradients not averaged, a factor n (sum instead
     of mean), a sign error.
@@ -146,7 +146,7 @@ def looks_like_probabilities(outputs, atol: float = 1e-6) -> bool:
 def check_logits(outputs, labels=None) -> Finding:
     r"""Check what you are about to give to a cross-entropy loss.
 
-    ``F.cross_entropy``, ``nn.CrossEntropyLoss`` and :func:`nblib.losses.cross_entropy`
+    ``F.cross_entropy``, ``nn.CrossEntropyLoss`` and ``nblib.losses.cross_entropy``
     expect **logits**: raw scores, any real numbers, shape (n, C). They apply
     log-softmax themselves. Fires when
 
@@ -338,7 +338,7 @@ class ZeroGradWatch:
         self._pending = {}
 
     def report(self) -> Finding:
-        """A :class:`Finding`: fires when any backward pass added to a non-zero ``.grad``."""
+        """A ``Finding``: fires when any backward pass added to a non-zero ``.grad``."""
         self._finish()
         details = {"backward_passes": self.backward_passes, "stale": self.stale, "grad_norms": list(self.grad_norms)}
         if self.backward_passes == 0:

@@ -4,15 +4,15 @@ scikit-learn ships the UCI "optical recognition of handwritten digits" test set 
 the package: 1,797 grey-scale images of 8×8 pixels (values 0..16), classes 0..9, about
 180 per class, written by 13 people (43 wrote the whole UCI collection). The split below
 is by image, not by writer: the same writers appear in every split, so a test accuracy
-measures new images of known writers, not new writers. :func:`load_digits_split` reads it from the package's data folder (the
+measures new images of known writers, not new writers. ``load_digits_split`` reads it from the package's data folder (the
 file ``sklearn.datasets.load_digits`` reads; never a download), splits it **stratified**
 (every split keeps the class proportions) with a fixed seed, and standardises the 64 pixel
 features with statistics fitted on the **training split only**, so nothing about the
 validation or test images leaks into training.
 
-* :func:`stratified_split` -- index arrays for train / val / test, class by class.
-* :class:`Standardizer` -- per-feature ``(x - mean) / std``, ``fit`` on train, ``transform`` any split.
-* :func:`load_digits_split` -- all of it at once, returns a :class:`DigitsSplit`.
+* ``stratified_split`` -- index arrays for train / val / test, class by class.
+* ``Standardizer`` -- per-feature ``(x - mean) / std``, ``fit`` on train, ``transform`` any split.
+* ``load_digits_split`` -- all of it at once, returns a ``DigitsSplit``.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def stratified_split(y, val_size: float = 0.2, test_size: float = 0.2, seed=0):
 
 
 class Standardizer:
-    r"""Per-feature standardisation :math:`(x - \mu) / \sigma`, fitted on training data only.
+    r"""Per-feature standardisation ``(x - \mu) / \sigma``, fitted on training data only.
 
     ``fit(X_train)`` stores ``mean`` and ``std`` (each of shape (d,)) of ``X_train`` (n, d);
     ``transform(X)`` applies them to any split. Features whose training standard deviation
@@ -109,7 +109,7 @@ class DigitsSplit:
 
     ``X_*``: (n_*, 64) float64, standardised with the training statistics;
     ``y_*``: (n_*,) int64 labels 0..9; ``images_*``: (n_*, 8, 8) raw pixel values 0..16
-    (for plotting); ``scaler``: the fitted :class:`Standardizer`.
+    (for plotting); ``scaler``: the fitted ``Standardizer``.
     """
     X_train: np.ndarray
     y_train: np.ndarray
@@ -154,7 +154,7 @@ def _bundled_digits():
 def load_digits_split(val_size: float = 0.2, test_size: float = 0.2, seed=0, normalize: bool = True) -> DigitsSplit:
     """Load scikit-learn's bundled 8×8 digits (no download), split stratified, standardise.
 
-    Returns a :class:`DigitsSplit`. With ``normalize=False`` the ``X_*`` are the raw pixel
+    Returns a ``DigitsSplit``. With ``normalize=False`` the ``X_*`` are the raw pixel
     values 0..16 (the scaler is still fitted, for inspection).
     """
     X_all, y_all = _bundled_digits()

@@ -1,19 +1,19 @@
 """Regularisation: the L2 penalty (weight decay), inverted dropout, a network with dropout,
 and polynomial regression for seeing overfitting (notebook 08).
 
-* :func:`l2_penalty` -- ``(lam/2) * sum ||W||^2`` over the weight matrices and its gradient
+* ``l2_penalty`` -- ``(lam/2) * sum ||W||^2`` over the weight matrices and its gradient
   ``lam * W``; biases are not decayed unless ``decay_biases=True``.
-* :func:`dropout_forward` / :func:`dropout_backward` -- inverted dropout, PyTorch's
+* ``dropout_forward`` / ``dropout_backward`` -- inverted dropout, PyTorch's
   semantics: ``p`` is the probability of *dropping* a unit; in training mode the kept
   units are scaled by ``1 / (1 - p)``; in evaluation mode dropout is the identity; the
   backward pass reuses the forward pass's mask.
-* :class:`DropoutMLP` -- :class:`nblib.layers.MLP` with dropout after every hidden
+* ``DropoutMLP`` -- ``nblib.layers.MLP`` with dropout after every hidden
   activation, and ``train()`` / ``eval()`` modes as in ``torch.nn.Module``.
-* :func:`poly_features`, :func:`fit_polynomial`, :func:`poly_data` -- least squares with
+* ``poly_features``, ``fit_polynomial``, ``poly_data`` -- least squares with
   an optional ridge penalty, for the polynomial-degree picture of overfitting.
 
 Shapes: ``n`` samples, ``d`` features; parameters are dicts ``{"W1": (d, h), "b1": (h,), ...}``
-as in :mod:`nblib.layers` (a name starting with ``W`` is a weight matrix, with ``b`` a bias).
+as in ``nblib.layers`` (a name starting with ``W`` is a weight matrix, with ``b`` a bias).
 """
 
 from __future__ import annotations
@@ -42,15 +42,15 @@ def _params(params, where):
 
 
 def l2_penalty(params, lam, decay_biases: bool = False):
-    r"""The L2 penalty :math:`\frac{\lambda}{2}\sum_l \lVert W_l\rVert_F^2` and its gradient.
+    r"""The L2 penalty ``\frac{\lambda}{2}\sum_l \lVert W_l\rVert_F^2`` and its gradient.
 
-    ``params``: dict name -> array; ``lam`` :math:`\lambda \ge 0`. Weight matrices are the
+    ``params``: dict name -> array; ``lam`` ``\lambda \ge 0``. Weight matrices are the
     names starting with ``"W"``; biases (the rest) are not penalised unless
     ``decay_biases=True`` (a bias shifts a unit, it does not make the function steeper, and
     decaying it only pulls the outputs towards 0).
 
     Returns ``(value, grads)``: a float and a dict with the keys and shapes of ``params``,
-    :math:`\lambda W` for each penalised array and zeros for the others.
+    ``\lambda W`` for each penalised array and zeros for the others.
     """
     where = "l2_penalty"
     arrays = _params(params, where)
@@ -85,10 +85,10 @@ def dropout_forward(x, p, train: bool = True, rng=None, mask=None):
     mask : optional boolean array shaped like ``x`` (True = kept) to use instead of a random
         one (e.g. the mask PyTorch drew).
 
-    Each unit is kept with probability :math:`q = 1 - p`, independently, and scaled by
-    :math:`1/q`, so :math:`\mathbb E[\text{out}] = x`: evaluation mode needs no rescaling.
+    Each unit is kept with probability ``q = 1 - p``, independently, and scaled by
+    ``1/q``, so ``\mathbb E[\text{out}] = x``: evaluation mode needs no rescaling.
     Returns ``(out, cache)``; ``cache = (mask, q)`` (mask: the boolean keep-mask, or None in
-    evaluation mode) is what :func:`dropout_backward` needs.
+    evaluation mode) is what ``dropout_backward`` needs.
     """
     where = "dropout_forward"
     x = as_float_array(x, "x", where, allow_empty=True)
@@ -107,7 +107,7 @@ def dropout_forward(x, p, train: bool = True, rng=None, mask=None):
 
 
 def dropout_backward(dout, cache):
-    r"""Backward of :func:`dropout_forward`: ``dx = dout * mask / (1 - p)`` with the **same** mask.
+    r"""Backward of ``dropout_forward``: ``dx = dout * mask / (1 - p)`` with the **same** mask.
 
     In evaluation mode (``mask`` None) ``dx = dout``. Returns ``dx`` shaped like ``dout``.
     """
@@ -124,16 +124,16 @@ def dropout_backward(dout, cache):
 
 
 class DropoutMLP(MLP):
-    """An :class:`nblib.layers.MLP` with dropout after every hidden activation.
+    """An ``nblib.layers.MLP`` with dropout after every hidden activation.
 
     ``dropout``: the drop probability ``p`` (PyTorch's); ``dropout_seed``: seed of the masks
     (a new mask at every forward pass in training mode). ``dropout_fns``: optional pair
-    ``(forward, backward)`` with the signatures of :func:`dropout_forward` ``(x, p, train, rng)``
-    and :func:`dropout_backward`, e.g. your own from the notebook's exercise.
+    ``(forward, backward)`` with the signatures of ``dropout_forward`` ``(x, p, train, rng)``
+    and ``dropout_backward``, e.g. your own from the notebook's exercise.
 
-    Modes, as in ``torch.nn.Module``: :meth:`train` (the default: dropout active) and
-    :meth:`eval` (dropout is the identity: use it to measure and predict). ``training``
-    says which mode is on. :func:`nblib.train.fit` switches to training mode for the updates
+    Modes, as in ``torch.nn.Module``: ``train`` (the default: dropout active) and
+    ``eval`` (dropout is the identity: use it to measure and predict). ``training``
+    says which mode is on. ``nblib.train.fit`` switches to training mode for the updates
     and to evaluation mode for measuring, and leaves the network in evaluation mode.
     """
 
@@ -200,7 +200,7 @@ class DropoutMLP(MLP):
 
 # ------------------------------------------------------------------ polynomial regression
 def poly_data(n: int = 15, noise: float = 0.25, seed=0):
-    r"""A small regression set: :math:`y = \sin(\pi x) + \varepsilon`, ``x`` uniform on [-1, 1].
+    r"""A small regression set: ``y = \sin(\pi x) + \varepsilon``, ``x`` uniform on [-1, 1].
 
     Returns ``(x, y)``, both ``(n,)`` float64, from ``seed``.
     """
@@ -212,9 +212,9 @@ def poly_data(n: int = 15, noise: float = 0.25, seed=0):
 
 
 def poly_features(x, degree: int) -> np.ndarray:
-    r"""Legendre features :math:`[P_0(x), P_1(x), \dots, P_{\text{degree}}(x)]`, shape ``(n, degree + 1)``.
+    r"""Legendre features ``[P_0(x), P_1(x), \dots, P_{\text{degree}}(x)]``, shape ``(n, degree + 1)``.
 
-    Legendre polynomials span the same functions as :math:`1, x, \dots, x^k` on [-1, 1]
+    Legendre polynomials span the same functions as ``1, x, \dots, x^k`` on [-1, 1]
     but are far better conditioned, so a degree-15 fit is still accurate in float64.
     """
     x = as_float_array(x, "x", "poly_features", ndim=1)
@@ -223,12 +223,12 @@ def poly_features(x, degree: int) -> np.ndarray:
 
 
 def fit_polynomial(x, y, degree: int, lam: float = 0.0, dropout: float = 0.0) -> np.ndarray:
-    r"""Least-squares coefficients ``w`` (degree + 1,) of a polynomial in :func:`poly_features`.
+    r"""Least-squares coefficients ``w`` (degree + 1,) of a polynomial in ``poly_features``.
 
-    Minimises :math:`\frac1n\lVert y - \Phi w\rVert^2 + \lambda\lVert w_{1:}\rVert^2` (the
-    constant term is not penalised, as a bias), plus, for ``dropout`` :math:`p > 0`, the
+    Minimises ``\frac1n\lVert y - \Phi w\rVert^2 + \lambda\lVert w_{1:}\rVert^2`` (the
+    constant term is not penalised, as a bias), plus, for ``dropout`` ``p > 0``, the
     penalty that inverted dropout on the features adds *in expectation*:
-    :math:`\frac{p}{1-p}\frac1n\sum_j w_j^2 \lVert\Phi_{:,j}\rVert^2` (for a linear model
+    ``\frac{p}{1-p}\frac1n\sum_j w_j^2 \lVert\Phi_{:,j}\rVert^2`` (for a linear model
     the average over masks of the dropout loss is exactly the plain loss plus this term).
     """
     where = "fit_polynomial"
@@ -256,6 +256,6 @@ def _ridge(Phi, y, lam, p):
 
 
 def mse(x, y, w) -> float:
-    """Mean squared error of the polynomial ``w`` (from :func:`fit_polynomial`) on ``(x, y)``."""
+    """Mean squared error of the polynomial ``w`` (from ``fit_polynomial``) on ``(x, y)``."""
     Phi = poly_features(x, len(w) - 1)
     return float(np.mean((Phi @ w - np.asarray(y, dtype=float)) ** 2))

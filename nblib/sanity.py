@@ -1,19 +1,19 @@
 """Sanity checks before a long training run (notebook 08), after CS231n's and Karpathy's recipes.
 
-Each tool takes your network (an :class:`nblib.layers.MLP` or anything with ``params``,
-``loss_and_grads``, ``forward``) and returns a :class:`SanityReport` that prints as
+Each tool takes your network (an ``nblib.layers.MLP`` or anything with ``params``,
+``loss_and_grads``, ``forward``) and returns a ``SanityReport`` that prints as
 ``✓ ...`` when the setup looks healthy and ``⚠ ...`` with what looks wrong. None of them
 changes the network you pass (they work on a copy).
 
-* :func:`initial_loss` -- the loss at initialisation should be about ``log C`` (a network
+* ``initial_loss`` -- the loss at initialisation should be about ``log C`` (a network
   that knows nothing spreads its probability evenly over the C classes).
-* :func:`overfit_small_batch` -- a correct network and optimizer drive the loss on a
+* ``overfit_small_batch`` -- a correct network and optimizer drive the loss on a
   handful of samples to about 0; if they cannot, something is broken.
-* :func:`update_ratio` -- ``||lr * update|| / ||W||`` per weight matrix after one step:
+* ``update_ratio`` -- ``||lr * update|| / ||W||`` per weight matrix after one step:
   about 1e-3 is healthy; far below, learning is too slow; far above, too wild.
-* :func:`layer_statistics` -- per hidden layer: activation mean/std, dead ReLUs, saturated
+* ``layer_statistics`` -- per hidden layer: activation mean/std, dead ReLUs, saturated
   tanh/sigmoid units, and the gradient's size, from one forward/backward pass.
-* :func:`lr_range_test` -- train for a few hundred steps while the learning rate grows
+* ``lr_range_test`` -- train for a few hundred steps while the learning rate grows
   exponentially from tiny to huge; the loss falls fastest somewhat below the rate at which
   it blows up.
 """

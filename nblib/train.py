@@ -1,24 +1,24 @@
 """A numpy training loop with the habits of real training (notebooks 08 and 09).
 
-The course's one training loop is :func:`train_early_stopping` (notebook 08's exercise):
+The course's one training loop is ``train_early_stopping`` (notebook 08's exercise):
 train an epoch, measure the validation loss, remember the best epoch's parameters, stop
 when ``patience`` epochs in a row brought no improvement, and put the best parameters
-back. :func:`fit` wraps it for an :class:`nblib.layers.MLP` (or
-:class:`nblib.regularize.DropoutMLP`) and any :mod:`nblib.optim` optimizer:
+back. ``fit`` wraps it for an ``nblib.layers.MLP`` (or
+``nblib.regularize.DropoutMLP``) and any ``nblib.optim`` optimizer:
 
-* mini-batches from :func:`minibatches` (a fresh shuffle per epoch, from ``seed``; the
-  PyTorch loop in :mod:`nblib.torchbridge` uses the very same batches);
-* a learning-rate schedule (``schedule(epoch) -> lr``, e.g. :class:`nblib.optim.StepDecay`),
+* mini-batches from ``minibatches`` (a fresh shuffle per epoch, from ``seed``; the
+  PyTorch loop in ``nblib.torchbridge`` uses the very same batches);
+* a learning-rate schedule (``schedule(epoch) -> lr``, e.g. ``nblib.optim.StepDecay``),
   set at the start of each epoch;
 * an optional L2 penalty on the weights (``weight_decay=lam``: ``(lam/2) sum ||W||^2`` added
   to the loss, ``lam W`` to the weights' gradients, biases not decayed;
-  :func:`nblib.regularize.l2_penalty`, or your own through ``penalty=``);
+  ``nblib.regularize.l2_penalty``, or your own through ``penalty=``);
 * after each epoch, loss and accuracy on the whole training and validation sets, measured
   in evaluation mode (``net.eval()``, when the network has modes: dropout off);
-* early stopping through ``loop=`` (default :func:`train_early_stopping`; pass your own);
+* early stopping through ``loop=`` (default ``train_early_stopping``; pass your own);
 * a progress bar (``tqdm.auto``: a widget in Jupyter, text in a terminal);
-* a :class:`TrainingHistory` of everything, including the time each epoch's updates took;
-* a divergence report, with the course's one rule (:func:`nblib.gd.divergence`): when the
+* a ``TrainingHistory`` of everything, including the time each epoch's updates took;
+* a divergence report, with the course's one rule (``nblib.gd.divergence``): when the
   loss or the parameters blow up training stops and ``TrainingHistory.diverged``, ``.step``
   and ``.cause`` say where and with which learning rate, without a flood of RuntimeWarnings.
 
@@ -101,9 +101,9 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
 
 
 class TrainingHistory:
-    """What happened during :func:`fit`: one entry per epoch in each list.
+    """What happened during ``fit``: one entry per epoch in each list.
 
-    (Not :class:`nblib.gd.History`, which records the path of a gradient-descent run.)
+    (Not ``nblib.gd.History``, which records the path of a gradient-descent run.)
 
     Lists: ``train_loss``, ``val_loss``, ``train_acc``, ``val_acc`` (measured on the whole
     split after the epoch, in evaluation mode; the losses are the data loss, without the
@@ -112,7 +112,7 @@ class TrainingHistory:
     were kept; ``stopped_early`` says whether patience ran out. ``diverged`` is True when
     the loss blew up and training stopped there; then ``step`` is the update (1-based,
     counted over all epochs) at which it happened, ``reason`` the cause that
-    :func:`nblib.gd.divergence` (or the failing check) gave, and ``cause`` a sentence that
+    ``nblib.gd.divergence`` (or the failing check) gave, and ``cause`` a sentence that
     says what blew up and with which ``lr``.
     """
 
@@ -198,33 +198,33 @@ def _is_torch_optimizer(opt) -> bool:
 def fit(net, opt, X_train, y_train, X_val, y_val, *, epochs: int = 30, batch_size: int = 64, seed=0,
         schedule=None, patience=None, weight_decay: float = 0.0, penalty=None, loop=None,
         progress: bool = True, name: str = "numpy MLP") -> TrainingHistory:
-    """Train ``net`` (an :class:`nblib.layers.MLP`) with ``opt`` (an :mod:`nblib.optim` optimizer).
+    """Train ``net`` (an ``nblib.layers.MLP``) with ``opt`` (an ``nblib.optim`` optimizer).
 
     Parameters
     ----------
     X_train : (n, d); y_train : (n,) int class ids (0/1 for ``head="bce"``); X_val : (m, d); y_val : (m,).
     epochs : the most epochs to run.
-    batch_size : mini-batch size; the batches come from :func:`minibatches` with a
+    batch_size : mini-batch size; the batches come from ``minibatches`` with a
         generator made from ``seed`` (same seed, same batches, in any framework).
     schedule : optional callable ``epoch -> lr`` (epoch 0, 1, ...); sets ``opt.lr``.
     patience : stop after this many epochs without a lower validation loss (None: never);
         in every case the parameters of the best validation epoch are restored at the end.
     weight_decay : λ of the L2 penalty ``penalty(net.params, lam) -> (value, grads)``
-        added to each batch's loss and gradients (default :func:`nblib.regularize.l2_penalty`:
+        added to each batch's loss and gradients (default ``nblib.regularize.l2_penalty``:
         weights only). 0 (the default): no penalty.
     penalty : your own penalty function with that signature (used only when ``weight_decay > 0``).
-    loop : the training loop, with the signature of :func:`train_early_stopping` (the
+    loop : the training loop, with the signature of ``train_early_stopping`` (the
         default); pass your own from notebook 08's exercise.
     progress : show a ``tqdm.auto`` progress bar with the latest validation accuracy.
 
-    Returns a :class:`TrainingHistory`. ``net.params`` is changed in place. A network with
+    Returns a ``TrainingHistory``. ``net.params`` is changed in place. A network with
     ``train()``/``eval()`` modes is trained in training mode, measured in evaluation mode,
     and left in evaluation mode.
 
-    Divergence (:func:`nblib.gd.divergence`): if a batch loss is inf/NaN or exceeds
+    Divergence (``nblib.gd.divergence``): if a batch loss is inf/NaN or exceeds
     ``nblib.gd.BLOWUP`` times the loss before training, if an update makes a parameter
-    inf/NaN, or if the network's outputs overflow (the :class:`nblib._validate.NonFiniteError`
-    that :mod:`nblib.layers` raises), training stops; ``hist.diverged`` is True,
+    inf/NaN, or if the network's outputs overflow (the ``nblib._validate.NonFiniteError``
+    that ``nblib.layers`` raises), training stops; ``hist.diverged`` is True,
     ``hist.step``, ``hist.reason`` and ``hist.cause`` say where, why and with which lr, and
     ``net.params`` are those of the best epoch so far (the initial ones if the first epoch
     did not finish).
@@ -382,7 +382,7 @@ def _progress(total, desc):
 
 
 def plot_history(axes, histories, colors=None, linewidths=None):
-    """Learning curves: loss on ``axes[0]``, accuracy on ``axes[1]``, for each :class:`TrainingHistory`.
+    """Learning curves: loss on ``axes[0]``, accuracy on ``axes[1]``, for each ``TrainingHistory``.
 
     Training curves dashed, validation solid; a dot marks each run's best epoch.
     ``colors``: one colour per history (defaults to the course palette); ``linewidths``:

@@ -108,3 +108,14 @@ def test_nblib_docstring_is_the_map():
     for module, number in lesson_rows:
         assert module in present, f"the map names nblib.{module}, which does not exist"
         assert list((ROOT / "notebooks").glob(f"{number}_*.ipynb")), f"nblib.{module}: no notebook {number}"
+
+
+SPHINX_ROLE = re.compile(r":(?:py:)?(?:func|class|mod|meth|data|attr|exc|obj|math):`")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "nblib").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_docstrings_read_well_in_jupyter(path):
+    """Jupyter's `?` shows docstrings as plain text: a Sphinx role (nothing builds Sphinx docs here)
+    shows as markup there."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        assert not SPHINX_ROLE.search(line), f"{path.relative_to(ROOT)}:{number}: {line.strip()}"

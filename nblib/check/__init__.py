@@ -2,7 +2,7 @@
 
 Each notebook's checkers live in a module of this package (``losses`` for notebook 01,
 and so on); every public name of those modules is available directly as
-``nblib.check.<name>``. See :mod:`nblib.check._core` for how a checker is written.
+``nblib.check.<name>``. See ``nblib.check._core`` for how a checker is written.
 """
 
 import functools as _functools
@@ -46,7 +46,7 @@ def _collect():
 
 def _as_checker(checker, exercise):
     """``checker`` with what every check gets (hint steps, reference detection, progress,
-    nbgrader mode: see :mod:`nblib.check._core`)."""
+    nbgrader mode: see ``nblib.check._core``)."""
     @_functools.wraps(checker)
     def run(*args, **kwargs):
         candidate = args[0] if args else next(iter(kwargs.values()), None)

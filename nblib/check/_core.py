@@ -1,7 +1,7 @@
 """The machinery behind every exercise checker.
 
 A checker takes the learner's function, runs it on a few fixed cases, and returns a
-:class:`CheckResult` that shows as ``✓ ...`` or ``✗ ...`` with the *specific* mistake
+``CheckResult`` that shows as ``✓ ...`` or ``✗ ...`` with the *specific* mistake
 (forgot the 1/n, sign error, overflow, wrong axis...). A stub that still raises
 ``NotImplementedError`` gets a friendly "not implemented yet", never a traceback.
 
@@ -71,7 +71,7 @@ class CheckResult:
     status : ``"pass"``, ``"fail"`` or ``"todo"`` (stub not implemented yet).
     message : one or more sentences for the learner.
     candidate : what the learner gave (usually a function).
-    reference : the reference implementation (used by :meth:`or_reference`).
+    reference : the reference implementation (used by ``or_reference``).
     """
 
     symbols = {"pass": "✓", "fail": "✗", "todo": "…", "reference": "↺"}
@@ -136,7 +136,7 @@ TIME_LIMIT = 10.0
 
 
 class _TimeLimit(BaseException):
-    """Raised inside the learner's code when it runs past :data:`TIME_LIMIT`."""
+    """Raised inside the learner's code when it runs past ``TIME_LIMIT``."""
 
 
 def _limited(fn, args, seconds):
@@ -159,7 +159,7 @@ def _limited(fn, args, seconds):
 
 def require_function(name, fn, reference=None, what="a function"):
     """The one "not a function" guard of every checker: ``None`` when ``fn`` is callable,
-    else the failing :class:`CheckResult` that says what came instead."""
+    else the failing ``CheckResult`` that says what came instead."""
     if callable(fn):
         return None
     return CheckResult(name, "fail", f"expected {what}, got {describe(fn)}. Pass the function itself, "
@@ -171,7 +171,7 @@ def _call(fn, args, time_limit=None):
 
     Every checker calls the learner's code through here: a stub's ``NotImplementedError``
     becomes "not implemented yet", a crash quotes the learner's own line, a run longer than
-    ``time_limit`` seconds (default :data:`TIME_LIMIT`) or an interrupt is stopped and named."""
+    ``time_limit`` seconds (default ``TIME_LIMIT``) or an interrupt is stopped and named."""
     limit = TIME_LIMIT if time_limit is None else time_limit
     try:
         # Overflow in the learner's code is diagnosed from the result (inf/NaN),
@@ -247,7 +247,7 @@ def check_function(name, fn, *, reference, cases, diagnoses=(), atol=1e-8, rtol=
     fn : the learner's function.
     reference : the correct function, called with the same arguments.
     cases : list of argument tuples. Put the hardest (e.g. extreme logits) last.
-    diagnoses : list of :class:`Diagnosis`; the first whose output matches the learner's
+    diagnoses : list of ``Diagnosis``; the first whose output matches the learner's
         explains the mistake.
     scalar : the expected output is a single number; an array of another size is
         explained as "return the mean over the batch (a single number)".
@@ -345,7 +345,7 @@ def _stepped(result, exercise):
 
 def finish(result, candidate=None, exercise=None):
     """Everything a checker's result gets before the learner sees it (see the module docstring).
-    Called by the wrappers in :mod:`nblib.check` (``exercise``: the checker's name there);
+    Called by the wrappers in ``nblib.check`` (``exercise``: the checker's name there);
     returns the result."""
     if not isinstance(result, CheckResult):
         return result
@@ -405,7 +405,7 @@ _STATUS_WORDS = {"pass": "correct", "fail": "not right yet", "todo": "not implem
 
 
 def progress(modules=None):
-    """A :class:`Progress` listing the exercises of the notebooks worked on in this kernel.
+    """A ``Progress`` listing the exercises of the notebooks worked on in this kernel.
 
     ``modules``: the checker modules to list (default: those whose checkers have run);
     exercises of those modules that were not run yet are listed as "not checked yet"."""

@@ -1,5 +1,5 @@
 """Checkers for notebook 09 (the capstone on handwritten digits). The capstone's training loop with
-early stopping is notebook 08's exercise, checked by :func:`nblib.check.generalisation.early_stopping_loop`."""
+early stopping is notebook 08's exercise, checked by ``nblib.check.generalisation.early_stopping_loop``."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Checkers for notebook 10 (convolutions by hand).
 
-* :func:`conv_forward` -- the loop convolution ``fn(x, W, b, stride, pad) -> out``;
-* :func:`conv_backward` -- its gradients ``fn(dout, x, W, stride, pad) -> (dx, dW, db)``;
-* :func:`maxpool_backward` -- ``fn(dout, x, size, stride) -> dx``, ties to the first maximum;
-* :func:`flatten_size` -- ``fn(in_shape, layers) -> int`` by shape reasoning.
+* ``conv_forward`` -- the loop convolution ``fn(x, W, b, stride, pad) -> out``;
+* ``conv_backward`` -- its gradients ``fn(dout, x, W, stride, pad) -> (dx, dW, db)``;
+* ``maxpool_backward`` -- ``fn(dout, x, size, stride) -> dx``, ties to the first maximum;
+* ``flatten_size`` -- ``fn(in_shape, layers) -> int`` by shape reasoning.
 
 The test cases use non-square kernels, strides that do not divide the padded size,
 padding > 0, overlapping windows and tied maxima, so that the plausible wrong answers

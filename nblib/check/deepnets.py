@@ -1,12 +1,12 @@
 """Checkers for notebook 07 (backpropagation through everything).
 
-* :func:`ce_backward_steps` -- ``fn(t, labels) -> dict`` of the gradient of the mean
-  cross-entropy with respect to every intermediate tensor of :func:`ce_forward_steps`;
-* :func:`batchnorm_forward` -- ``fn(x, gamma, beta, bn_param) -> (out, cache)``, training and
+* ``ce_backward_steps`` -- ``fn(t, labels) -> dict`` of the gradient of the mean
+  cross-entropy with respect to every intermediate tensor of ``ce_forward_steps``;
+* ``batchnorm_forward`` -- ``fn(x, gamma, beta, bn_param) -> (out, cache)``, training and
   evaluation mode, running statistics updated in place (PyTorch's conventions);
-* :func:`batchnorm_backward` -- ``fn(dout, cache) -> (dx, dgamma, dbeta)`` from the cache keys
+* ``batchnorm_backward`` -- ``fn(dout, cache) -> (dx, dgamma, dbeta)`` from the cache keys
   ``xhat``, ``std``, ``gamma``, ``mode``;
-* :func:`clip_grad_norm` -- ``fn(grads, max_norm) -> (clipped, total_norm)``.
+* ``clip_grad_norm`` -- ``fn(grads, max_norm) -> (clipped, total_norm)``.
 
 Every checker runs the learner's function on a few cases and compares, output by output, with
 the reference; the first output that differs is named, and a known wrong answer that gives the
@@ -145,7 +145,7 @@ def ce_forward_steps(logits, labels):
 
 
 def ce_backward_reference(t, labels):
-    """The gradient of the loss of :func:`ce_forward_steps` with respect to every tensor of ``t``.
+    """The gradient of the loss of ``ce_forward_steps`` with respect to every tensor of ``t``.
 
     Returns a dict with keys ``dpicked``, ``dlogp``, ``dprobs``, ``ds_inv``, ``ds``, ``de``,
     ``dshifted``, ``dmaxes``, ``dlogits``, each shaped like its tensor."""
@@ -189,7 +189,7 @@ def _ce_cases():
 
 
 def ce_backward_steps(fn) -> CheckResult:
-    """Check ``fn(t, labels) -> dict`` (keys :data:`CE_KEYS`) for the tensors of :func:`ce_forward_steps`.
+    """Check ``fn(t, labels) -> dict`` (keys ``CE_KEYS``) for the tensors of ``ce_forward_steps``.
 
     Recognised mistakes: a broadcast of the forward pass not summed back (``ds_inv`` of shape
     (n, C)); the indexing's backward not scattered into place; ``e``'s second path (through

@@ -419,7 +419,7 @@ def _observed(model, value):
 
 def early_stopping_loop(fn) -> CheckResult:
     """Check ``fn(train_epoch, evaluate, params, max_epochs, patience) -> (best_epoch, val_losses)``:
-    the training loop with early stopping of :func:`nblib.train.train_early_stopping`.
+    the training loop with early stopping of ``nblib.train.train_early_stopping``.
 
     Run on scripted models: how many epochs it trains, which epoch it reports, the list of
     validation losses, and whether ``params`` hold the best epoch's values at the end.

@@ -74,8 +74,8 @@ class Explorer(widgets.VBox):
     update : plain function ``update(**values) -> str`` that moves the artists of ``fig``
         and returns a status sentence (HTML allowed). It must not raise for any value the
         controls allow, and must not emit warnings (report divergence in the status).
-    fig : the matplotlib Figure that ``update`` draws on (see :func:`new_figure`).
-    presets : optional ``{name: {control: value}}`` for :meth:`preset`.
+    fig : the matplotlib Figure that ``update`` draws on (see ``new_figure``).
+    presets : optional ``{name: {control: value}}`` for ``preset``.
     dynamic : artists that ``update`` changes on every call (markers, paths). They are
         blitted over a cached background. Leave empty to redraw the whole figure.
     background_key : ``background_key(**values) -> hashable``: when its value changes,

@@ -1,7 +1,7 @@
 """Notebook 08's explorer: capacity, weight decay and dropout against training and validation error.
 
 A polynomial of degree 0..15 is fitted to 15 noisy samples of sin(πx)
-(:func:`nblib.regularize.fit_polynomial`: least squares with a ridge penalty λ‖w‖² and, for
+(``nblib.regularize.fit_polynomial``: least squares with a ridge penalty λ‖w‖² and, for
 dropout p, the penalty that inverted dropout on the features adds in expectation). Each fit
 is a small linear solve (microseconds), so nothing needs precomputing: every change refits
 all 16 degrees and redraws.
@@ -75,7 +75,7 @@ def generalisation_curves(degree: int, lam: float, dropout: float) -> dict:
 
 
 def generalisation_explorer(preset=None) -> Explorer:
-    """An :class:`Explorer`: degree, λ and dropout sliders → the fit and the train/validation curves.
+    """An ``Explorer``: degree, λ and dropout sliders → the fit and the train/validation curves.
 
     ``preset``: a dict of control values or a name from ``GENERALISATION_PRESETS``
     ("overfitting", "too much decay", "just right", "dropout instead").
