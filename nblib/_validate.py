@@ -41,6 +41,25 @@ def as_float_array(x, name: str, where: str, *, ndim=None, allow_empty: bool = F
     non-numeric input, ``ValueError`` for the wrong number of dimensions, an empty
     array (unless ``allow_empty``) or NaN/inf values (unless ``finite=False``).
     """
+    if type(x) is np.ndarray and x.dtype == np.float64:
+        arr = x                           # already what is wanted: only the checks below
+    else:
+        arr = _to_float64(x, name, where)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{where}: {name} must be {want}, got shape {arr.shape}")
+    if arr.size == 0 and not allow_empty:
+        raise ValueError(f"{where}: {name} is empty (shape {arr.shape}); it needs at least one value")
+    if finite and not np.isfinite(arr).all():
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise NonFiniteError(f"{where}: {name} contains {bad} NaN or infinite value(s); "
+                         f"check the step that produced it (a diverging run?)")
+    return arr
+
+
+def _to_float64(x, name: str, where: str) -> np.ndarray:
     if isinstance(x, (str, bytes)) or x is None or isinstance(x, dict):
         raise TypeError(f"{where}: {name} must be a number or an array of numbers, got {describe(x)}")
     if hasattr(x, "detach") and hasattr(x, "numpy"):  # a torch tensor
@@ -53,19 +72,7 @@ def as_float_array(x, name: str, where: str, *, ndim=None, allow_empty: bool = F
         raise TypeError(f"{where}: {name} must hold numbers, got {describe(x)}")
     if np.iscomplexobj(arr):
         raise TypeError(f"{where}: {name} must be real, got complex dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    if ndim is not None:
-        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
-        if arr.ndim not in allowed:
-            want = " or ".join(f"{d}-D" for d in allowed)
-            raise ValueError(f"{where}: {name} must be {want}, got shape {arr.shape}")
-    if arr.size == 0 and not allow_empty:
-        raise ValueError(f"{where}: {name} is empty (shape {arr.shape}); it needs at least one value")
-    if finite and not np.all(np.isfinite(arr)):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise NonFiniteError(f"{where}: {name} contains {bad} NaN or infinite value(s); "
-                         f"check the step that produced it (a diverging run?)")
-    return arr
+    return arr.astype(np.float64, copy=False)
 
 
 def same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str, where: str) -> None:
