@@ -26,11 +26,34 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 BLUE, ORANGE, GREEN, VERMILION, PURPLE, SKY, YELLOW, BLACK = PALETTE
 
 
+def _show_figures_as_drawn() -> None:
+    """In an IPython kernel: PNG figures without ``bbox_inches="tight"`` (inline backend)."""
+    import sys
+
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.config import InlineBackend
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    config = InlineBackend.instance(parent=shell)      # read when the inline backend starts
+    config.print_figure_kwargs = {**config.print_figure_kwargs, "bbox_inches": None}
+    if "matplotlib_inline.backend_inline" in sys.modules:   # already started: register again
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+        set_matplotlib_formats(*config.figure_formats, **config.print_figure_kwargs)
+
+
 def use_course_style() -> None:
     """Set matplotlib defaults for the course: palette, readable fonts, light grid.
 
-    Call once at the top of a notebook. Only rcParams change (no global data state).
+    Call once at the top of a notebook, after importing pyplot. Only display settings change
+    (no global data state). In Jupyter, figures are shown as drawn: their constrained layout
+    already keeps every label inside, so the inline backend's "tight" bounding box, which draws
+    every figure a second time to measure it, is switched off.
     """
+    _show_figures_as_drawn()
     mpl.rcParams.update({
         "axes.prop_cycle": mpl.cycler(color=PALETTE),
         "figure.figsize": (7.5, 4.2),

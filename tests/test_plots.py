@@ -82,3 +82,27 @@ def test_check_ax_accepts_axes_and_names_what_came(ax):
     assert plots.check_ax(ax, "f") is ax
     with pytest.raises(TypeError, match=r"^f: ax must be a matplotlib Axes .* got list \[1\]"):
         plots.check_ax([1], "f")
+
+
+def test_course_style_shows_figures_as_drawn_in_a_kernel(tmp_path):
+    """use_course_style() in Jupyter switches off the inline backend's tight bounding box (which
+    draws every figure twice): a 6×3 in figure at 100 dpi arrives as 600×300 pixels."""
+    import base64
+    import io
+
+    import nbformat
+    from PIL import Image
+
+    from tools.notebooks import execute_notebook
+
+    code = ("import matplotlib.pyplot as plt\nfrom nblib.plots import use_course_style\nuse_course_style()\n"
+            "fig, ax = plt.subplots(figsize=(6, 3))\nax.plot([1, 2, 3]); ax.set_title('t'); ax.set_xlabel('x')")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "fig.ipynb"
+    nbformat.write(nb, path)
+    run = execute_notebook(path, timeout=120)
+    assert run.error is None, run.error
+    pngs = [o["data"]["image/png"] for o in run.nb.cells[0].outputs if "image/png" in o.get("data", {})]
+    assert len(pngs) == 1
+    assert Image.open(io.BytesIO(base64.b64decode(pngs[0]))).size == (600, 300)
