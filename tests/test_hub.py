@@ -132,7 +132,8 @@ def _run_notebook_on_server(base, token, path):
                 "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
                 "content": {"code": code, "silent": False, "store_history": True,
                             "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
-            while True:
+            replied = idle = False  # iopub output can arrive after the shell reply: wait for both
+            while not (replied and idle):
                 raw = await conn.read_message()
                 assert raw is not None, "the kernel's websocket closed"
                 if not isinstance(raw, str):
@@ -148,7 +149,9 @@ def _run_notebook_on_server(base, token, path):
                 elif kind == "error":
                     errors.append(f"{content['ename']}: {content['evalue']}")
                 elif kind == "execute_reply" and msg["channel"] == "shell":
-                    break
+                    replied = True
+                elif kind == "status" and content.get("execution_state") == "idle":
+                    idle = True
         conn.close()
         return texts, errors
 
