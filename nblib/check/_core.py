@@ -204,6 +204,20 @@ def _call(fn, args, time_limit=None):
         return None, ("fail", f"your function raised {type(exc).__name__}: {exc}{line}")
 
 
+def low_precision(name, fn, reference, args):
+    """The failing CheckResult when ``fn(*args)`` returns floats of less precision than the
+    float64 the exercise asks for (float32 keeps ~7 digits; values within the tolerance would
+    otherwise pass), else None. Other failures are left to the full check."""
+    value, err = _call(fn, [np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
+    dtype = str(getattr(value, "dtype", "")) if err is None else ""
+    if dtype.replace("torch.", "") in ("float32", "float16", "bfloat16"):
+        return CheckResult(name, "fail", f"your function returned {dtype} numbers; the exercise asks for a float64 "
+                           f"array (float32 keeps about 7 digits, and the rest of the notebook computes in float64).",
+                           fn, reference, hints=("Compute in float64, NumPy's default for float arrays: drop the "
+                                                 "astype(np.float32) or dtype=torch.float32.",))
+    return None
+
+
 def returned(value) -> str:
     """What a learner's function gave back, for a message; ``None`` (the most common slip,
     a missing ``return``) is named as such."""

@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 
 from .. import conv as _conv
-from ._core import CheckResult, _call, _fmt_args, require_function, returned
+from ._core import CheckResult, _call, _fmt_args, low_precision, require_function, returned
 
 __all__ = ["conv_forward", "conv_backward", "maxpool_backward", "flatten_size"]
 
@@ -49,19 +49,6 @@ def _crash_hint(text, crash_hints):
             return steps
     return None
 
-
-def _low_precision(name, fn, reference, args):
-    """The failing CheckResult when ``fn(*args)`` returns floats of less precision than the
-    float64 the exercise asks for (float32 keeps ~7 digits; values within the tolerance would
-    otherwise pass), else None. Other failures are left to the full check."""
-    value, err = _call(fn, [np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
-    dtype = str(getattr(value, "dtype", "")) if err is None else ""
-    if dtype.replace("torch.", "") in ("float32", "float16", "bfloat16"):
-        return CheckResult(name, "fail", f"your function returned {dtype} numbers; the exercise asks for a float64 "
-                           f"array (float32 keeps about 7 digits, and the rest of the notebook computes in float64).",
-                           fn, reference, hints=("Compute in float64, NumPy's default for float arrays: drop the "
-                                                 "astype(np.float32) or dtype=torch.float32.",))
-    return None
 
 
 def _run(name, fn, reference, cases, diagnoses, *, parts=None, crash_hints=(), success="", shape_hint=None):
@@ -436,7 +423,7 @@ def maxpool_backward(fn) -> CheckResult:
         return _pool_windows(d, x, k, s, _first_max, assign=True) if s < k else None
 
     if callable(fn):
-        low = _low_precision("maxpool_backward", fn, _ref_pool_back, _pool_cases()[1])
+        low = low_precision("maxpool_backward", fn, _ref_pool_back, _pool_cases()[1])
         if low is not None:
             return low
     return _run("maxpool_backward", fn, _ref_pool_back, _pool_cases(), [

@@ -19,23 +19,10 @@ import numpy as np
 from .. import gradcheck as GC
 from .. import losses as L
 from .._validate import describe
-from ._core import CheckResult, Diagnosis, _call, check_function, require_function, returned
+from ._core import CheckResult, Diagnosis, _call, check_function, low_precision, require_function, returned
 
 __all__ = ["numerical_gradient", "mse_grad", "cross_entropy", "cross_entropy_grad", "gradient_signs"]
 
-
-def _low_precision(name, fn, reference, args):
-    """The failing CheckResult when ``fn(*args)`` returns floats of less precision than the
-    float64 the exercise asks for (float32 keeps ~7 digits; values within the tolerance would
-    otherwise pass), else None. Other failures are left to the full check."""
-    value, err = _call(fn, [np.copy(a) if isinstance(a, np.ndarray) else a for a in args])
-    dtype = str(getattr(value, "dtype", "")) if err is None else ""
-    if dtype.replace("torch.", "") in ("float32", "float16", "bfloat16"):
-        return CheckResult(name, "fail", f"your function returned {dtype} numbers; the exercise asks for a float64 "
-                           f"array (float32 keeps about 7 digits, and the rest of the notebook computes in float64).",
-                           fn, reference, hints=("Compute in float64, NumPy's default for float arrays: drop the "
-                                                 "astype(np.float32) or dtype=torch.float32.",))
-    return None
 
 
 # ------------------------------------------------------------------ numerical gradient
@@ -212,7 +199,7 @@ def mse_grad(fn) -> CheckResult:
     columns only, the loss instead of its gradient.
     """
     if callable(fn):
-        low = _low_precision("mse_grad", fn, L.mse_grad, _cases_regression()[1])
+        low = low_precision("mse_grad", fn, L.mse_grad, _cases_regression()[1])
         if low is not None:
             return low
     return check_function(
@@ -376,7 +363,7 @@ def cross_entropy_grad(fn) -> CheckResult:
         return p / len(y)
 
     if callable(fn):
-        low = _low_precision("cross_entropy_grad", fn, L.cross_entropy_grad, _cases_classification()[0])
+        low = low_precision("cross_entropy_grad", fn, L.cross_entropy_grad, _cases_classification()[0])
         if low is not None:
             return low
     result = check_function(
