@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 
 from .. import conv as _conv
-from ._core import CheckResult, _call, _fmt_args, low_precision, require_function, returned
+from ._core import CheckResult, _call, _fmt_args, _to_array, low_precision, require_function, returned
 
 __all__ = ["conv_forward", "conv_backward", "maxpool_backward", "flatten_size"]
 
@@ -28,16 +28,6 @@ HELPERS: tuple = ()
 
 
 # ------------------------------------------------------------------ shared machinery
-def _arr(v):
-    if hasattr(v, "detach"):
-        v = v.detach().cpu().numpy()
-    try:
-        a = np.asarray(v, dtype=float)
-    except (TypeError, ValueError):
-        return None
-    return a
-
-
 def _same(a, b):
     return (a is not None and b is not None and a.shape == b.shape and bool(np.all(np.isfinite(a)))
             and np.allclose(a, b, atol=1e-8, rtol=1e-6))
@@ -126,10 +116,10 @@ def _run(name, fn, reference, cases, diagnoses, *, parts=None, crash_hints=(), s
 def _split(value, parts):
     """The learner's answer as a list of arrays, or a sentence saying why it is not one."""
     if parts is None:
-        if isinstance(value, tuple) and value and _arr(value[0]) is not None and _arr(value[0]).ndim >= 1:
+        if isinstance(value, tuple) and value and _to_array(value[0]) is not None and _to_array(value[0]).ndim >= 1:
             return (f"returned a tuple of {len(value)} (like CS231n's (out, cache)); this exercise returns only "
                     f"the array")
-        a = _arr(value) if value is not None else None
+        a = _to_array(value) if value is not None else None
         if a is None or a.dtype == object:
             return f"returned {returned(value)}; expected an array of numbers"
         return [a]
@@ -138,7 +128,7 @@ def _split(value, parts):
                 f"({', '.join(parts)})")
     out = []
     for label, v in zip(parts, value):
-        a = _arr(v)
+        a = _to_array(v)
         if a is None or a.dtype == object:
             return f"{label} is {returned(v)}; expected an array of numbers"
         out.append(a)
