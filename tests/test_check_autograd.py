@@ -573,3 +573,169 @@ def test_value_tanh_rejects(kind, hint):
 
 def test_value_tanh_accepts_a_cosh_form():
     assert C.value_tanh(_tanh_method("cosh")).passed
+
+
+# ============================ per-method checkers value_mul / value_tanh, topo_order's first cases
+def _assert_todo(r):
+    assert r.status == "todo" and "not implemented yet" in r.message, r.message
+
+
+def ref_mul(self, other):
+    return Value.__mul__(self, other)
+
+
+def alt_mul(self, other):
+    other = other if isinstance(other, Value) else Value(other)
+    out = Value(other.data * self.data, (self, other), "*")
+
+    def _backward():
+        g = out.grad
+        self.grad = self.grad + g * other.data
+        other.grad = other.grad + g * self.data
+    out._backward = _backward
+    return out
+
+
+def _mul_variant(kind):
+    def mul(self, other):
+        if kind != "nowrap":
+            other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data * other.data, (self, other), "*")
+
+        def _backward():
+            if kind == "assign":
+                self.grad = other.data * out.grad
+                other.grad = self.data * out.grad
+            elif kind == "swap":
+                self.grad += self.data * out.grad
+                other.grad += other.data * out.grad
+            elif kind == "no_out_grad":
+                self.grad += other.data
+                other.grad += self.data
+            else:                       # "nowrap" and "no_backward": the right rule
+                self.grad += other.data * out.grad
+                other.grad += self.data * out.grad
+        if kind != "no_backward":
+            out._backward = _backward
+        return out
+    return mul
+
+
+@pytest.mark.parametrize("fn", [ref_mul, alt_mul])
+def test_value_mul_accepts(fn):
+    r = check.value_mul(fn)
+    assert r.passed, r.message
+
+
+@pytest.mark.parametrize("kind, hint", [
+    ("assign", "Use `+=`"),
+    ("swap", "swapped"),
+    ("no_out_grad", "multiply by out.grad"),
+    ("no_backward", "every gradient is 0"),
+    ("nowrap", "wrap it first"),
+])
+def test_value_mul_names_mistakes(kind, hint):
+    r = check.value_mul(_mul_variant(kind))
+    assert r.status == "fail" and hint in r.message, r.message
+
+
+def test_value_mul_stub_and_not_a_value():
+    _assert_todo(check.value_mul(stub))
+    r = check.value_mul(lambda self, other: self.data * other.data)
+    assert r.status == "fail" and "must return a new Value" in r.message
+    assert "raised" not in r.message                      # the checker's own test is not a crash of yours
+    r = check.value_mul(lambda self, other: None)
+    assert "returned None: the function has no `return` statement" in r.message
+
+
+def test_value_mul_shows_the_learners_line():
+    def adds_a_string(self, other):
+        out = Value(self.data * other.data, (self, other), "*")
+        return out + "x"
+    r = check.value_mul(adds_a_string)
+    assert "Value.__add__" in r.message and '(line: `return out + "x"`)' in r.message
+
+
+def _tanh_variant(kind):
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = Value(t, (self,), "tanh")
+
+        def _backward():
+            if kind == "ok":
+                self.grad += (1 - t ** 2) * out.grad
+            elif kind == "alt":
+                self.grad += out.grad / math.cosh(self.data) ** 2
+            elif kind == "input":
+                self.grad += (1 - self.data ** 2) * out.grad
+            elif kind == "no_out_grad":
+                self.grad += 1 - t ** 2
+            elif kind == "assign":
+                self.grad = (1 - t ** 2) * out.grad
+        out._backward = _backward
+        return out
+    return tanh
+
+
+@pytest.mark.parametrize("kind", ["ok", "alt"])
+def test_value_tanh_accepts(kind):
+    r = check.value_tanh(_tanh_variant(kind))
+    assert r.passed, r.message
+    assert check.value_tanh(Value.tanh).passed
+
+
+@pytest.mark.parametrize("kind, hint", [
+    ("input", "1 - x² uses the input"),
+    ("no_out_grad", "multiply the local derivative by out.grad"),
+    ("assign", "use `+=`"),
+])
+def test_value_tanh_names_mistakes(kind, hint):
+    r = check.value_tanh(_tanh_variant(kind))
+    assert r.status == "fail" and hint in r.message, r.message
+    _assert_todo(check.value_tanh(stub))
+
+
+def alt_topo(root):
+    # Kahn's algorithm on the reversed graph
+    nodes, stack, seen = [], [root], {id(root)}
+    while stack:
+        v = stack.pop()
+        nodes.append(v)
+        for c in v._prev:
+            if id(c) not in seen:
+                seen.add(id(c))
+                stack.append(c)
+    consumers = {id(v): 0 for v in nodes}
+    for v in nodes:
+        for c in set(v._prev):
+            consumers[id(c)] += 1
+    ready, out = [root], []
+    while ready:
+        v = ready.pop()
+        out.append(v)
+        for c in set(v._prev):
+            consumers[id(c)] -= 1
+            if consumers[id(c)] == 0:
+                ready.append(c)
+    return out[::-1]
+
+
+
+
+@pytest.mark.parametrize("fn", [Value.topological_order, alt_topo])
+def test_topo_order_accepts_the_engine_and_kahn(fn):
+    r = check.topo_order(fn)
+    assert r.passed, r.message
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (recursive_topo, "Keep your own stack"),
+    (dup_topo, "more than once"),
+    (lambda root: Value.topological_order(root)[::-1], "the root comes first"),
+    (lambda root: Value.topological_order(root)[1:], "distinct nodes but the graph has"),
+    (lambda root: 3, "return a list of Values"),
+])
+def test_topo_order_names_first_mistakes(fn, hint):
+    r = check.topo_order(fn)
+    assert r.status == "fail" and hint in r.message, r.message
+    _assert_todo(check.topo_order(stub))
