@@ -59,3 +59,12 @@ def test_an_unforeseen_error_during_the_assignment_restores_every_control():
         explorer.set(a=0.9, which=("y",))
     assert explorer.values() == before and picky.value == ("x",)
     assert len(seen) == redraws  # and nothing was redrawn
+
+
+def test_an_error_while_drawing_restores_the_controls_and_the_picture():
+    explorer, seen = make()
+    before = explorer.values()
+    with pytest.raises(RuntimeError, match="boom"):
+        explorer.set(a=0.9, which=("y",))            # update() raises for these values
+    assert explorer.values() == before
+    assert seen[-1] == (before["a"], before["which"])  # redrawn as it was

@@ -124,23 +124,31 @@ class Explorer(widgets.VBox):
         unknown = sorted(set(values) - set(self.controls))
         if unknown:
             raise KeyError(f"{self.title}: no control named {unknown}; the controls are {sorted(self.controls)}")
-        values = {name: (value,) if isinstance(self.controls[name], widgets.SelectMultiple)
-                  and isinstance(value, str) else value for name, value in values.items()}
+        values = {name: _as_choice(self.controls[name], value) for name, value in values.items()}
         for name, value in values.items():
             _check_value(self.title, name, self.controls[name], value)
         before = self.values()
+        try:                                    # an error nothing above foresaw: still change nothing
+            self._assign(values)
+        except Exception:
+            self._assign(before)                # (nothing was drawn yet)
+            raise
+        try:
+            self.refresh()
+        except Exception:
+            self._assign(before)
+            self.refresh()
+            raise
+        return self
+
+    def _assign(self, values: dict) -> None:
+        """Set the controls to ``values`` without a redraw per control."""
         self._muted = True
         try:
             for name, value in values.items():
                 self.controls[name].value = value
-        except Exception:
-            for name, value in before.items():  # an error nothing above foresaw: still change nothing
-                self.controls[name].value = value
-            raise
         finally:
             self._muted = False
-        self.refresh()
-        return self
 
     def preset(self, name: str):
         """Apply the preset called ``name`` (see ``self.presets``)."""
@@ -200,6 +208,16 @@ class Explorer(widgets.VBox):
         data["text/plain"] = self.summary()
         data["image/png"] = base64.b64encode(self._image.value).decode("ascii")
         return data
+
+
+def _as_choice(control, value):
+    """A multiple choice takes one option by itself, or a list, as the tuple it stores."""
+    if isinstance(control, widgets.SelectMultiple):
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, list):
+            return tuple(value)
+    return value
 
 
 def _check_value(title, name, control, value) -> None:

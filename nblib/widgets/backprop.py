@@ -23,11 +23,12 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import data as D
-from .._validate import describe, positive_number
+from .._validate import positive_number
 from ..graphs import draw_graph, graph_from_value
 from ..layers import ACTIVATIONS, INITS, MLP
 from ..plots import BLUE, GREEN, ORANGE, VERMILION
 from ._base import Explorer, new_figure
+from ._presets import PresetExplorer, check_preset
 
 __all__ = ["DATASETS", "PLAYGROUND_PRESETS", "make_dataset", "train_run", "SnapshotImages", "region_rgb",
            "training_playground", "backward_snapshots", "backward_stepper"]
@@ -57,6 +58,8 @@ PLAYGROUND_PRESETS = {
     "learning rate too high": dict(dataset="moons", layers=1, hidden=16, activation="relu", lr=50.0,
                                    init="he", epoch=MAX_EPOCHS),
 }
+#: what training_playground's preset= takes, for its error message
+PRESET_WHAT = f"a name from PLAYGROUND_PRESETS ({', '.join(map(repr, PLAYGROUND_PRESETS))})"
 
 
 def make_dataset(name: str, seed: int = 0):
@@ -268,6 +271,7 @@ def training_playground(preset=None, cache_size: int = 48) -> Explorer:
     per epoch (log scale) with the chosen epoch marked. The status line gives loss and
     accuracy at that epoch, and says when training diverged.
     """
+    check_preset("training_playground", preset, PRESET_WHAT)      # before the first training run
     style = {"description_width": "initial"}
     # sliders that retrain (1000 epochs: tens of milliseconds) report only where the drag ends
     # (continuous_update=False); the epoch slider only picks a stored snapshot and follows the drag
@@ -345,16 +349,11 @@ def training_playground(preset=None, cache_size: int = 48) -> Explorer:
             msg += " — the loss has hardly moved: look at the initialisation and the activation"
         return msg
 
-    explorer = Explorer("Training playground", controls, update, fig, presets=PLAYGROUND_PRESETS,
-                        dynamic=[image, scatter, loss_line, marker, vline],
-                        background_key=lambda **v: 0)   # axes never change: every redraw is a blit
+    explorer = PresetExplorer("Training playground", controls, update, fig, presets=PLAYGROUND_PRESETS,
+                              dynamic=[image, scatter, loss_line, marker, vline],
+                              background_key=lambda **v: 0)   # axes never change: every redraw is a blit
     explorer.cache = cache
-    if preset is not None:
-        if not isinstance(preset, (str, dict)):
-            raise TypeError(f"training_playground: preset must be a name from PLAYGROUND_PRESETS "
-                            f"({', '.join(map(repr, PLAYGROUND_PRESETS))}) or a dict of settings, got {describe(preset)}")
-        explorer.preset(preset) if isinstance(preset, str) else explorer.set(**preset)
-    return explorer
+    return explorer.start(preset, PRESET_WHAT)     # trains once, with the preset
 
 
 # ------------------------------------------------------------------ backward stepping

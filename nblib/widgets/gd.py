@@ -396,15 +396,11 @@ def _window_exit(path, xlim, ylim):
 
 
 class _RaceExplorer(PresetExplorer):
-    """The race's explorer: ``set(optimizers="Adam")`` means ``("Adam",)``, learning rates
-    are put on the sliders' grid, and a rejected ``set`` changes nothing."""
+    """The race's explorer: learning rates are put on the sliders' grid of exact rates
+    (``Explorer.set`` does the rest: one option by itself, nothing changed on an error)."""
 
     def set(self, **values):
         values = dict(values)
-        if isinstance(values.get("optimizers"), str):
-            values["optimizers"] = (values["optimizers"],)
-        elif isinstance(values.get("optimizers"), list):
-            values["optimizers"] = tuple(values["optimizers"])
         for key in ("lr", "lr_adaptive"):
             if key not in values:
                 continue
@@ -416,18 +412,7 @@ class _RaceExplorer(PresetExplorer):
                 raise ValueError(f"{self.title}: control {key!r} must be between {RACE_RATES[0]:g} and "
                                  f"{RACE_RATES[-1]:g}, got {v!r}")
             values[key] = on_rate_grid(v)
-        before = self.values()
-        try:
-            return super().set(**values)
-        except Exception:
-            self._muted = True
-            try:
-                for name, value in before.items():
-                    self.controls[name].value = value
-            finally:
-                self._muted = False
-            self.refresh()
-            raise
+        return super().set(**values)
 
 
 def optimizer_race(preset=None, rules=None) -> Explorer:

@@ -19,6 +19,7 @@ import numpy as np
 from .. import regularize as R
 from ..plots import BLUE, ORANGE, VERMILION, GREEN
 from ._base import Explorer, new_figure
+from ._presets import PresetExplorer
 
 __all__ = ["generalisation_curves", "generalisation_explorer", "GENERALISATION_PRESETS", "LAMBDAS", "MAX_DEGREE"]
 
@@ -116,13 +117,6 @@ def generalisation_explorer(preset=None) -> Explorer:
         return (f"degree {degree}, λ = {lam:g}, dropout p = {dropout:g}: training MSE {tr:.3g}, validation MSE "
                 f"{va:.3g}, gap {va - tr:.3g} ({verdict}); lowest validation error at degree {c['best_degree']}")
 
-    explorer = Explorer("Generalisation explorer", controls, update, fig, presets=GENERALISATION_PRESETS,
-                        dynamic=[fit_line, train_line, val_line, marker])
-    if isinstance(preset, str):
-        explorer.preset(preset)
-    elif isinstance(preset, dict):
-        explorer.set(**preset)
-    elif preset is not None:
-        raise TypeError(f"{explorer.title}: preset must be a preset name or a dict of control values, "
-                        f"got {type(preset).__name__} {preset!r}")
-    return explorer
+    explorer = PresetExplorer("Generalisation explorer", controls, update, fig, presets=GENERALISATION_PRESETS,
+                              dynamic=[fit_line, train_line, val_line, marker])
+    return explorer.start(preset)
